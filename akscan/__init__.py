@@ -1,0 +1,3 @@
+"""akscan: find leaked Alibaba Cloud credentials before attackers do."""
+
+__version__ = "0.1.0"

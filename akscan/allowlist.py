@@ -1,0 +1,36 @@
+"""Suppression by configuration: path globs, rule ids and secret fingerprints."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+import pathspec
+
+from akscan.config import Allowlist
+from akscan.model import Finding
+
+
+class AllowlistFilter:
+    def __init__(self, allowlist: Allowlist) -> None:
+        paths = allowlist.paths
+        self._paths = pathspec.GitIgnoreSpec.from_lines(paths) if paths else None
+        self._rules = frozenset(allowlist.rules)
+        self._fingerprints = frozenset(allowlist.fingerprints)
+
+    def reason(self, finding: Finding) -> str | None:
+        if finding.rule_id in self._rules:
+            return f"allowlisted rule '{finding.rule_id}'"
+        if finding.secret_sha256 in self._fingerprints:
+            return "allowlisted fingerprint"
+        if self._paths is not None and self._paths.match_file(finding.path):
+            return "allowlisted path"
+        return None
+
+    def apply(self, findings: Iterable[Finding]) -> list[Finding]:
+        """Mark findings the configuration allows; inline suppressions are kept as they are."""
+        out = []
+        for finding in findings:
+            reason = None if finding.suppressed else self.reason(finding)
+            out.append(dataclasses.replace(finding, suppressed=reason) if reason else finding)
+        return out

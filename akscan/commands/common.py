@@ -1,0 +1,123 @@
+"""What every scanning command shares: options, settings, the engine, the report and exit code."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from akscan import __version__
+from akscan.allowlist import AllowlistFilter
+from akscan.config import Config, find_config, load_config, parse_size
+from akscan.detect.engine import Engine
+from akscan.errors import AkscanError, ConfigError
+from akscan.model import Finding
+from akscan.report import FORMATS, ReportContext, reporters
+from akscan.rules import builtin_rules_dir, load_rules, merge_rules
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    out = parser.add_argument_group("output")
+    out.add_argument("-f", "--format", choices=FORMATS, default="text",
+                     help="report format (default: text)")
+    out.add_argument("-o", "--output", metavar="FILE",
+                     help="write the report to FILE instead of standard output")
+    out.add_argument("--show-secrets", action="store_true",
+                     help="print secrets in full (by default only a redacted form and sha256)")
+    out.add_argument("--include-suppressed", action="store_true",
+                     help="also report findings suppressed inline or by the allowlist")
+    out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
+                     help="colour the text report (auto: only on a terminal, never if NO_COLOR)")
+    out.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
+    out.add_argument("-v", "--verbose", action="store_true",
+                     help="also explain every skipped file on standard error")
+    det = parser.add_argument_group("detection")
+    det.add_argument("-c", "--config", metavar="FILE",
+                     help="settings file (default: .akscan.toml or pyproject.toml [tool.akscan])")
+    det.add_argument("--rules", metavar="PATH", action="append", default=[],
+                     help="extra rule file or directory of *.toml rules (repeatable)")
+    det.add_argument("--disable", metavar="RULE_ID", action="append", default=[],
+                     help="turn off a rule by id (repeatable)")
+    det.add_argument("--regex-timeout", metavar="SECONDS", type=float,
+                     help="give up on one rule in one file after this long (default: 10)")
+
+
+def settings(args: argparse.Namespace, places: Sequence[Path]) -> Config:
+    if args.config:
+        path = Path(args.config)
+        if not path.is_file():
+            raise ConfigError(f"{path}: configuration file not found")
+        return load_config(path)
+    found = find_config(list(places))
+    return load_config(found) if found else Config()
+
+
+def build_engine(args: argparse.Namespace, config: Config) -> Engine:
+    builtin = load_rules([builtin_rules_dir()])
+    extra = load_rules([*config.rules, *(Path(p) for p in args.rules)])
+    rules = merge_rules(builtin, extra, [*config.disable, *args.disable])
+    timeout = args.regex_timeout if args.regex_timeout is not None else config.regex_timeout
+    if timeout <= 0:
+        raise AkscanError("--regex-timeout must be more than 0 seconds")
+    return Engine(rules, timeout=timeout)
+
+
+def size_option(text: str) -> int:
+    try:
+        return parse_size(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def finish(
+    args: argparse.Namespace, config: Config, findings: Sequence[Finding], errors: Sequence[str],
+    notes: Sequence[str], summary: str,
+) -> int:
+    """Apply the allowlist, write the report, print errors and the summary; the exit code."""
+    findings = AllowlistFilter(config.allowlist).apply(findings)
+    active = [f for f in findings if not f.suppressed]
+    shown = findings if args.include_suppressed else active
+    _write_report(args, shown)
+    for message in errors:
+        print(f"akscan: warning: {message}", file=sys.stderr)
+    if args.verbose:
+        for message in notes:
+            print(f"akscan: note: {message}", file=sys.stderr)
+    if not args.quiet:
+        suppressed = len(findings) - len(active)
+        extra = f", {suppressed} suppressed" if suppressed else ""
+        problems = f", {len(errors)} not scanned or incomplete" if errors else ""
+        verdict = f"{len(active)} credential(s) found" if active else "no credentials found"
+        print(f"akscan: {verdict}{extra}{problems} ({summary})", file=sys.stderr)
+    if active:
+        return 1
+    return 2 if errors else 0
+
+
+def _write_report(args: argparse.Namespace, findings: Sequence[Finding]) -> None:
+    write = reporters()[args.format]
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8", newline="\n") as stream:
+                write(stream, findings, _context(args, stream))
+        except OSError as exc:
+            raise AkscanError(f"cannot write report to {args.output}: {exc.strerror}") from None
+        return
+    if hasattr(sys.stdout, "reconfigure"):
+        # A path with odd bytes must never crash the report on a narrow terminal encoding.
+        sys.stdout.reconfigure(errors="backslashreplace")
+    write(sys.stdout, findings, _context(args, sys.stdout))
+    sys.stdout.flush()
+
+
+def _context(args: argparse.Namespace, stream: TextIO) -> ReportContext:
+    if args.color == "always":
+        color = True
+    elif args.color == "never" or os.environ.get("NO_COLOR"):
+        color = False
+    else:
+        color = stream.isatty() and os.environ.get("TERM") != "dumb"
+    return ReportContext(tool_version=__version__, show_secrets=args.show_secrets, color=color)

@@ -1,0 +1,61 @@
+"""`akscan scan [PATH...]`: files and directories in the working tree."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from akscan.commands.common import add_common_options, build_engine, finish, settings, size_option
+from akscan.errors import AkscanError
+from akscan.scan import ScanOptions, scan_paths
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "scan", help="scan files and directories for Alibaba Cloud credentials",
+        description="Scan files and directories (default: the current directory). Directories "
+                    "are walked honouring .gitignore; binary files are skipped and counted.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", default=["."],
+                        help="files or directories to scan (default: .)")
+    files = parser.add_argument_group("files")
+    files.add_argument("--exclude", metavar="GLOB", action="append", default=[],
+                       help="skip paths matching this gitignore-style pattern (repeatable)")
+    files.add_argument("--no-gitignore", action="store_true",
+                       help="scan files that .gitignore would skip, such as local .env files")
+    files.add_argument("--max-file-size", metavar="SIZE", type=size_option,
+                       help="report larger files as not scanned (default: 50MB; e.g. 10MB, 512k)")
+    files.add_argument("-j", "--jobs", metavar="N", type=int,
+                       help="files to scan in parallel (default: number of CPUs)")
+    add_common_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    for path in args.paths:
+        if not os.path.lexists(path):
+            raise AkscanError(f"{path}: no such file or directory")
+    first = Path(args.paths[0])
+    config = settings(args, [first if first.is_dir() else first.parent, Path.cwd()])
+    engine = build_engine(args, config)
+    jobs = args.jobs if args.jobs is not None else config.jobs
+    if jobs < 1:
+        raise AkscanError("--jobs must be at least 1")
+    options = ScanOptions(
+        excludes=[*config.exclude, *args.exclude],
+        gitignore=config.gitignore and not args.no_gitignore,
+        max_file_size=args.max_file_size or config.max_file_size,
+        jobs=jobs,
+    )
+    findings, stats = scan_paths(args.paths, engine, options)
+    megabytes = stats.bytes_scanned / 1e6
+    summary = f"{stats.files_scanned} files, {megabytes:.1f} MB in {stats.seconds:.2f}s"
+    if stats.binary_skipped:
+        summary += f"; {stats.binary_skipped} binary skipped"
+    if stats.ignored:
+        summary += f"; {stats.ignored} ignored"
+    if stats.symlinks_outside:
+        summary += f"; {stats.symlinks_outside} symlinks out of the root not followed"
+    return finish(args, config, findings, stats.errors, stats.notes, summary)

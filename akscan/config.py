@@ -1,0 +1,139 @@
+"""Settings from `.akscan.toml` or `[tool.akscan]` in `pyproject.toml`, merged with the CLI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import regex
+
+from akscan import toml
+from akscan.errors import ConfigError
+
+CONFIG_FILE = ".akscan.toml"
+DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
+_SIZE = regex.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+_KEYS = frozenset({
+    "rules", "disable", "exclude", "max_file_size", "jobs", "regex_timeout", "gitignore",
+    "allowlist",
+})
+_ALLOW_KEYS = frozenset({"paths", "rules", "fingerprints"})
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    paths: tuple[str, ...] = ()  # gitignore-style globs, relative to the scan root
+    rules: tuple[str, ...] = ()
+    fingerprints: tuple[str, ...] = ()  # sha256 of the secret (secret_sha256)
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str | None = None  # the file these settings came from, for messages
+    rules: tuple[Path, ...] = ()
+    disable: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    jobs: int = field(default_factory=lambda: os.cpu_count() or 1)
+    regex_timeout: float = 10.0
+    gitignore: bool = True
+    allowlist: Allowlist = Allowlist()
+
+
+def parse_size(text: str | int) -> int:
+    """'10MB', '512k', '1.5 GiB' or a number of bytes."""
+    if isinstance(text, int) and not isinstance(text, bool) and text > 0:
+        return text
+    match = _SIZE.fullmatch(str(text))
+    if not match:
+        raise ConfigError(f"invalid size {text!r}: use bytes or a number with k, MB, GiB")
+    size = int(float(match.group(1)) * _UNITS[(match.group(2) or "")[:1].lower()])
+    if size <= 0:
+        raise ConfigError(f"invalid size {text!r}: must be more than zero")
+    return size
+
+
+def find_config(places: list[Path]) -> Path | None:
+    """The first `.akscan.toml`, or `pyproject.toml` with a [tool.akscan] table, in `places`."""
+    for place in places:
+        candidate = place / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = place / "pyproject.toml"
+        if pyproject.is_file() and "[tool.akscan" in _read(pyproject):
+            return pyproject
+    return None
+
+
+def load_config(path: Path) -> Config:
+    try:
+        data = toml.loads(_read(path))
+    except toml.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("akscan", {})
+    return _parse(path, data)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+
+
+def _parse(path: Path, data: dict[str, Any]) -> Config:
+    def fail(key: str, problem: str) -> ConfigError:
+        return ConfigError(f"{path}: field '{key}': {problem}")
+
+    def strings(table: dict[str, Any], key: str, prefix: str = "") -> tuple[str, ...]:
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(prefix + key, "expected a list of strings")
+        return tuple(value)
+
+    unknown = sorted(set(data) - _KEYS)
+    if unknown:
+        raise fail(unknown[0], f"unknown setting (known: {', '.join(sorted(_KEYS))})")
+    allow = data.get("allowlist", {})
+    if not isinstance(allow, dict):
+        raise fail("allowlist", "expected a table")
+    unknown = sorted(set(allow) - _ALLOW_KEYS)
+    if unknown:
+        raise fail(f"allowlist.{unknown[0]}", "unknown setting (known: paths, rules, fingerprints)")
+    fingerprints = strings(allow, "fingerprints", "allowlist.")
+    bad = [f for f in fingerprints if not regex.fullmatch(r"[0-9a-f]{64}", f)]
+    if bad:
+        raise fail("allowlist.fingerprints", f"{bad[0]!r} is not a sha256 hex digest")
+    defaults = Config()
+    try:
+        max_size = parse_size(data.get("max_file_size", defaults.max_file_size))
+    except ConfigError as exc:
+        raise fail("max_file_size", str(exc)) from None
+    jobs = data.get("jobs", defaults.jobs)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise fail("jobs", "expected a whole number of at least 1")
+    timeout = data.get("regex_timeout", defaults.regex_timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise fail("regex_timeout", "expected a number of seconds above 0")
+    gitignore = data.get("gitignore", True)
+    if not isinstance(gitignore, bool):
+        raise fail("gitignore", "expected true or false")
+    return Config(
+        source=str(path),
+        rules=tuple(path.parent / p for p in strings(data, "rules")),
+        disable=strings(data, "disable"),
+        exclude=strings(data, "exclude"),
+        max_file_size=max_size,
+        jobs=jobs,
+        regex_timeout=float(timeout),
+        gitignore=gitignore,
+        allowlist=Allowlist(
+            paths=strings(allow, "paths", "allowlist."),
+            rules=strings(allow, "rules", "allowlist."),
+            fingerprints=fingerprints,
+        ),
+    )

@@ -1,0 +1,37 @@
+"""Cheap tests that drop matches which are not real credentials."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+# Markers users put on a line to say "this is not a secret". gitleaks' and detect-secrets'
+# markers are honoured so that a repository can move to akscan without touching its code.
+INLINE_ALLOW = ("akscan:allow", "gitleaks:allow", "pragma: allowlist secret")
+NEXTLINE_ALLOW = ("akscan:allow-next-line", "pragma: allowlist nextline secret")
+
+
+def shannon_entropy(value: str) -> float:
+    if not value:
+        return 0.0
+    total = len(value)
+    return -sum(n / total * math.log2(n / total) for n in Counter(value).values())
+
+
+def char_classes(value: str) -> int:
+    """How many of upper case, lower case and digits occur."""
+    return (
+        any(c.isupper() for c in value)
+        + any(c.islower() for c in value)
+        + any(c.isdigit() for c in value)
+    )
+
+
+def inline_allow_reason(line: str, previous_line: str) -> str | None:
+    for marker in INLINE_ALLOW:
+        if marker in line:
+            return f"inline '{marker}'"
+    for marker in NEXTLINE_ALLOW:
+        if marker in previous_line:
+            return f"inline '{marker}' on the line above"
+    return None

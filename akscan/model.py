@@ -1,0 +1,96 @@
+"""The data that flows between stages: fragments in, findings out."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+# Credential kinds. Rule files name one of these; pairing and reports reason about them.
+ACCESS_KEY_ID = "access-key-id"
+ACCESS_KEY_SECRET = "access-key-secret"
+STS_ACCESS_KEY_ID = "sts-access-key-id"
+STS_ACCESS_KEY_SECRET = "sts-access-key-secret"
+STS_SECURITY_TOKEN = "sts-security-token"
+KINDS = (
+    ACCESS_KEY_ID, ACCESS_KEY_SECRET, STS_ACCESS_KEY_ID, STS_ACCESS_KEY_SECRET, STS_SECURITY_TOKEN,
+)
+ID_KINDS = frozenset({ACCESS_KEY_ID, STS_ACCESS_KEY_ID})
+SECRET_KINDS = frozenset({ACCESS_KEY_SECRET, STS_ACCESS_KEY_SECRET})
+
+SEVERITIES = ("low", "medium", "high", "critical")
+PRECISIONS = ("low", "medium", "high", "very-high")
+
+
+def sha256_hex(value: str) -> str:
+    """The fingerprint that names a secret without revealing it."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """Text to scan and where it came from. `path` is what reports show."""
+
+    path: str
+    text: str
+    # Extra provenance (commit, author, ...) copied onto every finding; empty for files.
+    origin: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class PartnerRef:
+    """Where the other half of a credential pair was found."""
+
+    rule_id: str
+    kind: str
+    path: str
+    line: int
+    column: int
+    secret_sha256: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule_id: str
+    kind: str
+    severity: str
+    description: str
+    remediation: str
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int  # one past the last character, as SARIF counts
+    secret: str = field(repr=False)
+    line_text: str = field(repr=False, default="")
+    paired_with: tuple[PartnerRef, ...] = ()
+    suppressed: str | None = None  # why it is suppressed, or None
+    origin: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def secret_sha256(self) -> str:
+        return sha256_hex(self.secret)
+
+    @property
+    def redacted(self) -> str:
+        return redact(self.secret, self.kind)
+
+    def ref(self) -> PartnerRef:
+        return PartnerRef(self.rule_id, self.kind, self.path, self.line, self.column,
+                          self.secret_sha256)
+
+    def sort_key(self) -> tuple[str, int, int, str]:
+        return (self.path, self.line, self.column, self.rule_id)
+
+
+def redact(secret: str, kind: str) -> str:
+    """Enough to recognise a key in a console, too little to use it.
+
+    IDs are identifiers (they appear in logs and the RAM console), so more of them is shown;
+    secrets and tokens keep only their last two characters after a fixed prefix.
+    """
+    if kind in ID_KINDS:
+        head = 6 if len(secret) > 12 else 4
+        return f"{secret[:head]}…{secret[-2:]}"
+    if kind == STS_SECURITY_TOKEN:
+        return f"{secret[:4]}…{secret[-2:]}"
+    return f"{secret[:2]}…{secret[-2:]}" if len(secret) >= 12 else "…"

@@ -1,0 +1,29 @@
+"""Report formats. Each reporter renders findings to a stream and never re-scans anything."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Callable, TextIO
+
+from akscan.model import Finding
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    tool_version: str
+    show_secrets: bool = False
+    color: bool = False
+
+
+Reporter = Callable[[TextIO, Sequence[Finding], ReportContext], None]
+
+
+def reporters() -> dict[str, Reporter]:
+    # Imported here so that a scan only loads the format it writes.
+    from akscan.report import json_report, text_report
+
+    return {"text": text_report.write, "json": json_report.write}
+
+
+FORMATS = ("text", "json")

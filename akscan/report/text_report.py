@@ -1,0 +1,33 @@
+"""The human report: one block per finding, what it is and what to do next."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from akscan.model import Finding
+from akscan.report import ReportContext
+
+_SEVERITY_COLOUR = {"critical": "1;31", "high": "31", "medium": "33", "low": "36"}
+
+
+def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -> None:
+    def paint(code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if context.color else text
+
+    for finding in findings:
+        shown = finding.secret if context.show_secrets else finding.redacted
+        location = paint("1", f"{finding.path}:{finding.line}:{finding.column}")
+        severity = paint(_SEVERITY_COLOUR.get(finding.severity, "0"), finding.severity)
+        stream.write(f"{location}: {finding.rule_id} [{severity}] {shown}\n")
+        detail = finding.description
+        if finding.paired_with:
+            partners = ", ".join(f"{p.kind} at {p.path}:{p.line}:{p.column}"
+                                 for p in finding.paired_with)
+            detail += f"; paired with {partners}"
+        for key, value in finding.origin:
+            detail += f"; {key} {value}"
+        if finding.suppressed:
+            detail += f"; suppressed ({finding.suppressed})"
+        stream.write(f"    {detail}\n")
+        stream.write(f"    {paint('2', 'fix:')} {finding.remediation}\n")

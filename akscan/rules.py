@@ -1,0 +1,224 @@
+"""Detection rules: TOML data validated once into frozen, compiled `Rule`s.
+
+A rule file holds `[[rules]]` tables and, optionally, a top-level `placeholders` list that
+applies to every rule in the file. Every error names the file, the rule and the field, so a
+user who breaks a rule file sees exactly where (exit 2 through the CLI's error boundary).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import regex
+
+from akscan import toml
+from akscan.errors import RuleError
+from akscan.model import KINDS, PRECISIONS, SEVERITIES
+
+_ID_SHAPE = regex.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_KNOWN_FIELDS = frozenset({
+    "id", "description", "kind", "severity", "precision", "pattern", "keywords", "min_entropy",
+    "min_char_classes", "placeholders", "remediation", "context", "examples",
+})
+
+
+@dataclass(frozen=True)
+class Context:
+    """A match counts only when a finding of one of `near` kinds lies within `lines` lines."""
+
+    near: frozenset[str]
+    lines: int
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    description: str
+    kind: str
+    severity: str
+    precision: str
+    pattern: Any  # a compiled `regex` pattern
+    keywords: tuple[bytes, ...]  # lower-case; empty means "always run"
+    min_entropy: float
+    min_char_classes: int
+    placeholders: tuple[Any, ...]  # compiled patterns that mark a match as a placeholder
+    remediation: str
+    context: Context | None
+    positive_examples: tuple[str, ...]
+    negative_examples: tuple[str, ...]
+    source: str  # the file it came from, for messages
+
+
+def builtin_rules_dir() -> Path:
+    """The rules shipped with akscan: inside the wheel, or the top-level folder in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "rules", here.parent / "rules"):
+        if candidate.is_dir():
+            return candidate
+    raise RuleError(f"built-in rules not found next to {here}; the installation is incomplete")
+
+
+def load_rules(paths: Iterable[Path]) -> list[Rule]:
+    """Load rule files and directories (every `*.toml` inside, sorted) in order."""
+    rules: list[Rule] = []
+    for path in paths:
+        if path.is_dir():
+            files = sorted(path.glob("*.toml"))
+            if not files:
+                raise RuleError(f"{path}: no *.toml rule files in this directory")
+        elif path.is_file():
+            files = [path]
+        else:
+            raise RuleError(f"{path}: rule file or directory does not exist")
+        for file in files:
+            rules.extend(load_rule_file(file))
+    return rules
+
+
+def merge_rules(
+    builtin: Sequence[Rule], extra: Sequence[Rule], disabled: Iterable[str]
+) -> list[Rule]:
+    """Built-ins, overridden by user rules of the same id, less the disabled ones."""
+    by_id = {rule.id: rule for rule in builtin}
+    for rule in extra:
+        by_id[rule.id] = rule
+    disabled = set(disabled)
+    unknown = sorted(disabled - by_id.keys())
+    if unknown:
+        raise RuleError(f"cannot disable unknown rule id(s): {', '.join(unknown)}")
+    return [rule for rule_id, rule in by_id.items() if rule_id not in disabled]
+
+
+def load_rule_file(path: Path) -> list[Rule]:
+    try:
+        data = toml.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"{path}: cannot read rule file: {exc}") from None
+    except toml.TOMLDecodeError as exc:
+        raise RuleError(f"{path}: invalid TOML: {exc}") from None
+    tables = data.get("rules")
+    if not isinstance(tables, list) or not tables:
+        raise RuleError(f"{path}: field 'rules': expected one or more [[rules]] tables")
+    shared = data.get("placeholders", [])
+    if not isinstance(shared, list) or not all(isinstance(p, str) for p in shared):
+        raise RuleError(f"{path}: field 'placeholders': expected a list of strings")
+    rules = [_parse_rule(path, index, table, shared) for index, table in enumerate(tables)]
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.id in seen:
+            raise RuleError(f"{path}: rule '{rule.id}': duplicate id")
+        seen.add(rule.id)
+    return rules
+
+
+class _Fields:
+    """Typed access to one rule table; every failure names file, rule and field."""
+
+    def __init__(self, path: Path, label: str, table: dict[str, Any]) -> None:
+        self.path, self.label, self.table = path, label, table
+
+    def fail(self, name: str, problem: str) -> RuleError:
+        return RuleError(f"{self.path}: rule {self.label}: field '{name}': {problem}")
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.table.get(name, default)
+        if value is None:
+            raise self.fail(name, "missing")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(name, "expected a non-empty string")
+        return value
+
+    def choice(self, name: str, choices: Sequence[str], default: str | None = None) -> str:
+        value = self.text(name, default)
+        if value not in choices:
+            raise self.fail(name, f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    def strings(self, name: str) -> list[str]:
+        value = self.table.get(name, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(name, "expected a list of strings")
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float) -> float:
+        value = self.table.get(name, default)
+        in_range = isinstance(value, (int, float)) and low <= value <= high
+        if isinstance(value, bool) or not in_range:
+            raise self.fail(name, f"expected a number from {low} to {high}")
+        return float(value)
+
+    def compile(self, name: str, source: str) -> Any:
+        try:
+            return regex.compile(source)
+        except (regex.error, TypeError) as exc:
+            raise self.fail(name, f"invalid regular expression: {exc}") from None
+
+
+def _parse_rule(path: Path, index: int, table: Any, shared_placeholders: list[str]) -> Rule:
+    if not isinstance(table, dict):
+        raise RuleError(f"{path}: rules[{index}]: expected a table")
+    rule_id = table.get("id")
+    label = f"'{rule_id}'" if isinstance(rule_id, str) else f"#{index + 1}"
+    fields = _Fields(path, label, table)
+    unknown = sorted(set(table) - _KNOWN_FIELDS)
+    if unknown:
+        raise fields.fail(unknown[0], "unknown field")
+    rule_id = fields.text("id")
+    if not _ID_SHAPE.fullmatch(rule_id):
+        raise fields.fail("id", "use lower-case kebab-case, e.g. 'alibaba-access-key-id'")
+    pattern = fields.compile("pattern", fields.text("pattern"))
+    if pattern.groupindex and "secret" not in pattern.groupindex:
+        raise fields.fail("pattern", "named groups are allowed, but one must be (?P<secret>...)")
+    return Rule(
+        id=rule_id,
+        description=fields.text("description"),
+        kind=fields.choice("kind", KINDS),
+        severity=fields.choice("severity", SEVERITIES, "high"),
+        precision=fields.choice("precision", PRECISIONS, "high"),
+        pattern=pattern,
+        keywords=tuple(_keyword(fields, k) for k in fields.strings("keywords")),
+        min_entropy=fields.number("min_entropy", 0.0, 0.0, 8.0),
+        min_char_classes=int(fields.number("min_char_classes", 1, 1, 3)),
+        placeholders=tuple(
+            fields.compile("placeholders", p)
+            for p in [*shared_placeholders, *fields.strings("placeholders")]
+        ),
+        remediation=fields.text("remediation"),
+        context=_context(fields),
+        positive_examples=tuple(_examples(fields, "positive")),
+        negative_examples=tuple(_examples(fields, "negative")),
+        source=str(path),
+    )
+
+
+def _keyword(fields: _Fields, keyword: str) -> bytes:
+    if not keyword or not keyword.isascii():
+        raise fields.fail("keywords", f"{keyword!r}: keywords must be non-empty ASCII")
+    return keyword.lower().encode("ascii")
+
+
+def _context(fields: _Fields) -> Context | None:
+    table = fields.table.get("context")
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise fields.fail("context", "expected a table with 'near' and 'lines'")
+    sub = _Fields(fields.path, fields.label, table)
+    near = sub.strings("near")
+    if not near or any(kind not in KINDS for kind in near):
+        raise fields.fail("context.near", f"expected a list of kinds from {', '.join(KINDS)}")
+    lines = sub.number("lines", 5, 0, 1000)
+    return Context(frozenset(near), int(lines))
+
+
+def _examples(fields: _Fields, which: str) -> list[str]:
+    table = fields.table.get("examples", {})
+    if not isinstance(table, dict):
+        raise fields.fail("examples", "expected a table with 'positive' and 'negative' lists")
+    value = table.get(which, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise fields.fail(f"examples.{which}", "expected a list of strings")
+    return value

@@ -1,0 +1,137 @@
+"""Files and directories: which files to scan, honouring .gitignore and excludes.
+
+Symbolic links are followed only when they resolve inside the scan root, and every real file or
+directory is visited once, so links can neither leak the scan outside the root nor loop.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import pathspec
+
+GITIGNORE = ".gitignore"
+_ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
+
+
+@dataclass(frozen=True)
+class FileItem:
+    fs_path: str  # what to open (may hold surrogate escapes for non-UTF-8 names)
+    display: str  # what reports show: relative to the root, '/'-separated, printable
+    size: int
+
+
+@dataclass
+class WalkStats:
+    ignored: int = 0
+    symlinks_outside: int = 0
+    special: int = 0  # FIFOs, sockets, devices: never opened, since reading them can block
+    errors: list[str] = field(default_factory=list)
+
+
+def display_path(path: str) -> str:
+    """A path as text that any stream can print: undecodable bytes become \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace").replace(os.sep, "/")
+
+
+class _Ignores:
+    """The .gitignore files met on the way down plus the user's excludes."""
+
+    def __init__(self, excludes: Sequence[str]) -> None:
+        self._specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []
+        if excludes:
+            self._specs.append(("", pathspec.GitIgnoreSpec.from_lines(excludes)))
+
+    def add_gitignore(self, rel_dir: str, path: str, stats: WalkStats) -> None:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                spec = pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
+        except (OSError, ValueError) as exc:
+            stats.errors.append(f"{display_path(path)}: cannot read .gitignore: {exc}")
+            return
+        self._specs.append((rel_dir, spec))
+
+    def drop_below(self, rel_dir: str) -> None:
+        """Forget the .gitignore files of directories the walk has left."""
+        self._specs = [(base, spec) for base, spec in self._specs
+                       if base == "" or rel_dir == base or rel_dir.startswith(base + "/")]
+
+    def ignored(self, rel: str, is_dir: bool) -> bool:
+        verdict = False
+        for base, spec in self._specs:
+            if base and not rel.startswith(base + "/"):
+                continue
+            sub = rel[len(base) + 1:] if base else rel
+            result = spec.check_file(sub + "/" if is_dir else sub)
+            if result.include is not None:
+                verdict = result.include
+        return verdict
+
+
+def walk(
+    root: str,
+    excludes: Sequence[str],
+    use_gitignore: bool,
+    stats: WalkStats,
+    on_skip: Callable[[str], None] = lambda _: None,
+) -> Iterator[FileItem]:
+    """Every file to scan under `root` (a directory), in a stable order."""
+    real_root = os.path.realpath(root)
+    seen: set[tuple[int, int]] = set()
+    ignores = _Ignores(excludes)
+    yield from _walk_dir(root, "", real_root, ignores, use_gitignore, seen, stats, on_skip)
+
+
+def _walk_dir(
+    path: str, rel: str, real_root: str, ignores: _Ignores, use_gitignore: bool,
+    seen: set[tuple[int, int]], stats: WalkStats, on_skip: Callable[[str], None],
+) -> Iterator[FileItem]:
+    try:
+        st = os.stat(path)
+        if (st.st_dev, st.st_ino) in seen:
+            return
+        seen.add((st.st_dev, st.st_ino))
+        entries = sorted(os.scandir(path), key=lambda e: e.name)
+    except OSError as exc:
+        stats.errors.append(f"{display_path(path)}: cannot list directory: {exc.strerror or exc}")
+        return
+    ignores.drop_below(rel)
+    if use_gitignore and any(e.name == GITIGNORE for e in entries):
+        ignores.add_gitignore(rel, os.path.join(path, GITIGNORE), stats)
+    for entry in entries:
+        child_rel = f"{rel}/{entry.name}" if rel else entry.name
+        try:
+            is_link = entry.is_symlink()
+            if is_link and not _inside(os.path.realpath(entry.path), real_root):
+                stats.symlinks_outside += 1
+                on_skip(f"{display_path(child_rel)}: symlink out of the scan root, not followed")
+                continue
+            st = entry.stat(follow_symlinks=True)
+        except OSError as exc:
+            stats.errors.append(f"{display_path(child_rel)}: cannot stat: {exc.strerror or exc}")
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            if entry.name in _ALWAYS_SKIPPED_DIRS or ignores.ignored(child_rel, True):
+                stats.ignored += 1
+                continue
+            yield from _walk_dir(entry.path, child_rel, real_root, ignores, use_gitignore,
+                                 seen, stats, on_skip)
+            ignores.drop_below(rel)
+        elif stat.S_ISREG(st.st_mode):
+            if ignores.ignored(child_rel, False):
+                stats.ignored += 1
+                continue
+            if (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            yield FileItem(entry.path, display_path(child_rel), st.st_size)
+        else:
+            stats.special += 1
+            on_skip(f"{display_path(child_rel)}: not a regular file, skipped")
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

@@ -1,0 +1,61 @@
+"""The installed wheel is what users get: it must carry the rules and scan from anywhere."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with only the built wheel (and its dependencies) installed."""
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(work / "dist"), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    wheel = next((work / "dist").glob("akscan-*.whl"))
+    env_dir = work / "venv"
+    venv.create(env_dir, with_pip=True)
+    subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+                   check=True, capture_output=True)
+    return env_dir / "bin"
+
+
+def test_wheel_ships_the_rules_folder_inside_the_package(installed: Path) -> None:
+    code = ("import akscan.rules as r; d = r.builtin_rules_dir(); "
+            "print(d); print(sorted(p.name for p in d.glob('*.toml')))")
+    out = subprocess.run([str(installed / "python"), "-c", code], check=True, text=True,
+                         capture_output=True, cwd="/").stdout.splitlines()
+    assert "site-packages" in out[0] and out[0].endswith("akscan/rules")
+    shipped = sorted(p.name for p in (ROOT / "rules").glob("*.toml"))
+    assert out[1] == repr(shipped)
+
+
+def test_console_script_scans_the_demo_from_another_directory(
+    installed: Path, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [str(installed / "akscan"), "scan", "--format", "json", str(ROOT / "demo")],
+        text=True, capture_output=True, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert result.returncode == 1, result.stderr
+    findings = json.loads(result.stdout)["findings"]
+    assert {f["path"] for f in findings} == {"app/oss_upload.py", "deploy/.env", "deploy/main.tf"}
+    assert {f["kind"] for f in findings} == {"access-key-id", "access-key-secret"}
+    assert all(f["paired_with"] for f in findings)
+
+
+def test_installed_module_entry_point_reports_version(installed: Path) -> None:
+    result = subprocess.run([str(installed / "python"), "-m", "akscan", "--version"],
+                            text=True, capture_output=True, cwd="/")
+    assert result.returncode == 0
+    assert result.stdout.startswith("akscan ")
