@@ -36,13 +36,16 @@ def decode(data: bytes) -> str:
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
-    """UTF-16 text that is mostly ASCII has NULs in every other byte, and only there."""
+    """UTF-16 text that is mostly ASCII has NULs in nearly every other byte, and few elsewhere.
+
+    A few NULs on the other side are characters such as U+4E00 or U+0100, whose low byte is 0.
+    """
     head = data[: _SNIFF - _SNIFF % 2]
     if len(head) < 4:
         return None
     even, odd = head[0::2], head[1::2]
-    if odd.count(0) >= 0.9 * len(odd) and even.count(0) == 0:
+    if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.02 * len(even):
         return "utf-16-le"
-    if even.count(0) >= 0.9 * len(even) and odd.count(0) == 0:
+    if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.02 * len(odd):
         return "utf-16-be"
     return None
