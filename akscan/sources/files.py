@@ -15,6 +15,7 @@ import pathspec
 
 GITIGNORE = ".gitignore"
 _ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,10 @@ class WalkStats:
 
 
 def display_path(path: str) -> str:
-    """A path as text that any stream can print: undecodable bytes become \\xNN."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace").replace(os.sep, "/")
+    """A path as text that any stream can print: undecodable bytes and control characters
+    (which could split a report line or drive the terminal) become \\xNN."""
+    text = os.fsencode(path).decode("utf-8", "backslashreplace").replace(os.sep, "/")
+    return text.translate(_CONTROL_ESCAPES)
 
 
 class _Ignores:
