@@ -7,10 +7,13 @@ threads give real parallelism without pickling rules into worker processes.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import pathspec
 
 from akscan.detect.engine import Engine
 from akscan.model import Finding, Fragment
@@ -96,6 +99,7 @@ def _items(
     paths: Sequence[str], options: ScanOptions, walk_stats: WalkStats, notes: list[str]
 ) -> Iterator[FileItem]:
     single_dir = len(paths) == 1 and os.path.isdir(paths[0])
+    excluded = pathspec.GitIgnoreSpec.from_lines(options.excludes) if options.excludes else None
     for path in paths:
         if os.path.isdir(path):
             for item in walk(path, options.excludes, options.gitignore, walk_stats, notes.append):
@@ -105,12 +109,21 @@ def _items(
                     shown = display_path(os.path.normpath(os.path.join(path, item.display)))
                     yield FileItem(item.fs_path, shown, item.size)
         else:
-            try:
-                size = os.stat(path).st_size
-            except OSError as exc:
-                walk_stats.errors.append(f"{display_path(path)}: {exc.strerror or exc}")
+            shown = display_path(os.path.normpath(path))
+            # Named files (what pre-commit passes) still obey the user's excludes.
+            if excluded is not None and excluded.match_file(shown):
+                walk_stats.ignored += 1
                 continue
-            yield FileItem(path, display_path(os.path.normpath(path)), size)
+            try:
+                st = os.stat(path)
+            except OSError as exc:
+                walk_stats.errors.append(f"{shown}: {exc.strerror or exc}")
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                walk_stats.special += 1
+                notes.append(f"{shown}: not a regular file, skipped")
+                continue
+            yield FileItem(path, shown, st.st_size)
 
 
 def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> _FileResult:
