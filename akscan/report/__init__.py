@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from akscan.model import Finding
+
+if TYPE_CHECKING:
+    from akscan.rules import Rule
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,12 @@ class ReportContext:
     tool_version: str
     show_secrets: bool = False
     color: bool = False
+    # Every rule the engine ran, so a report can describe rules that found nothing (SARIF does).
+    rules: tuple[Rule, ...] = ()
+    # The command that produced the findings ("scan", "history").
+    command: str = "scan"
+    # The directory finding paths are relative to (None: the current directory).
+    base_dir: str | None = None
 
 
 Reporter = Callable[[TextIO, Sequence[Finding], ReportContext], None]
