@@ -30,6 +30,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                      help="print secrets in full (by default only a redacted form and sha256)")
     out.add_argument("--include-suppressed", action="store_true",
                      help="also report findings suppressed inline or by the allowlist")
+    out.add_argument("--sarif-category", metavar="NAME",
+                     help="SARIF category, to upload several akscan runs of one repository to "
+                          "GitHub (default: akscan/COMMAND/)")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                      help="colour the text report (auto: only on a terminal, never if NO_COLOR)")
     out.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
@@ -86,7 +89,7 @@ def finish(
     shown = findings if args.include_suppressed else active
     _write_report(args, shown, ReportContext(
         tool_version=__version__, show_secrets=args.show_secrets, rules=tuple(rules),
-        command=args.command, base_dir=base_dir,
+        command=args.command, sarif_category=args.sarif_category, base_dir=base_dir,
     ))
     for message in errors:
         print(f"akscan: warning: {message}", file=sys.stderr)

@@ -19,8 +19,9 @@ class ReportContext:
     color: bool = False
     # Every rule the engine ran, so a report can describe rules that found nothing (SARIF does).
     rules: tuple[Rule, ...] = ()
-    # The command that produced the findings ("scan", "history").
+    # The command that produced the findings ("scan", "history"): names the SARIF category.
     command: str = "scan"
+    sarif_category: str | None = None
     # The directory finding paths are relative to (None: the current directory).
     base_dir: str | None = None
 
@@ -28,11 +29,18 @@ class ReportContext:
 Reporter = Callable[[TextIO, Sequence[Finding], ReportContext], None]
 
 
+def _sarif(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -> None:
+    # sarif-om and attrs load only when SARIF is asked for, so plain scans start faster.
+    from akscan.report.sarif import write
+
+    write(stream, findings, context)
+
+
 def reporters() -> dict[str, Reporter]:
     # Imported here so that a scan only loads the format it writes.
     from akscan.report import json_report, text_report
 
-    return {"text": text_report.write, "json": json_report.write}
+    return {"text": text_report.write, "json": json_report.write, "sarif": _sarif}
 
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif")
