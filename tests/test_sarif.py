@@ -317,18 +317,28 @@ def test_too_many_results_are_cut_most_severe_first(validate: Validate, tmp_path
     assert all(rules[r["ruleIndex"]]["id"] == r["ruleId"] for r in run_of(log)["results"])
 
 
-def test_a_log_over_the_size_limit_is_cut_until_it_fits(validate: Validate, tmp_path: Path) -> None:
-    findings = [finding(f"dir/file{n:03}.py", n + 1, ("low", "critical")[n % 2]) for n in range(60)]
+def test_a_log_over_the_size_limit_is_cut_until_it_fits(
+    validate: Validate, tmp_path: Path
+) -> None:
+    partners = tuple(PartnerRef("test-low", "access-key-secret", "a.py", n, 1, "0" * 64)
+                     for n in range(2, 5))
+    findings = [finding("a.py", 1, "critical", paired_with=partners)]
+    findings += [finding(f"dir/file{n:03}.py", n, ("low", "critical")[n % 2]) for n in range(1, 60)]
     _, text, _ = render(validate, findings, base_dir=str(tmp_path))
     limit = len(gzip.compress(text.encode())) // 2
-    log, text, warnings = render(validate, findings, sarif_report.Limits(gzip_bytes=limit),
+
+    log, text, warnings = render(validate, findings,
+                                 sarif_report.Limits(gzip_bytes=limit, locations=3),
                                  base_dir=str(tmp_path))
 
     assert len(gzip.compress(text.encode())) <= limit
     results = run_of(log)["results"]
     assert 0 < len(results) < 60
-    assert warnings and all("over GitHub's limit" in w for w in warnings)
     assert {r["level"] for r in results} == {"error"}  # the low ones went first
+    cuts = [w for w in warnings if "over GitHub's limit" in w]
+    assert cuts and cuts[0].startswith("the log is ")
+    # Built once per pass, reported once.
+    assert warnings[len(cuts):] == ["a.py:1: kept 2 of 3 paired locations"]
 
 
 def test_related_locations_are_capped(validate: Validate, tmp_path: Path) -> None:

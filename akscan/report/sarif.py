@@ -17,9 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
-from urllib.parse import quote
 
 import sarif_om as om
 
@@ -28,6 +26,7 @@ from akscan.model import SEVERITIES, Finding
 from akscan.report import ReportContext
 from akscan.report.sarif_help import HELP
 from akscan.report.sarif_json import to_data
+from akscan.report.sarif_paths import SRCROOT, SourcePaths
 
 SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
               "sarif-schema-2.1.0.json")
@@ -36,7 +35,6 @@ FINGERPRINT_KEY = "akscanFindingHash/v1"
 # upload-sarif fills this from a hash of the line (which holds the key) unless it is set, and
 # GitHub matches alerts on it alone; so it gets the same secret-based value as our own key.
 GITHUB_FINGERPRINT_KEY = "primaryLocationLineHash"
-SRCROOT = "%SRCROOT%"
 _DESCRIPTION_LIMIT = 1024  # GitHub's limit for shortDescription and fullDescription
 
 # akscan severity -> (SARIF level, GitHub security-severity). The only place this is decided.
@@ -82,29 +80,30 @@ def render(
     findings: Sequence[Finding], context: ReportContext, limits: Limits = GITHUB_LIMITS
 ) -> tuple[str, list[str]]:
     """The SARIF text, and warnings about what was cut to stay within `limits`."""
-    warnings: list[str] = []
-    paths = _Paths(context.base_dir or os.getcwd())
+    cuts: list[str] = []
+    paths = SourcePaths(context.base_dir or os.getcwd())
     # Fingerprints are computed over everything, so cutting never changes those that remain.
     fingerprints = _fingerprints(findings, paths)
     kept = _most_severe(findings, range(len(findings)), limits.results)
     if len(kept) < len(findings):
-        warnings.append(f"{len(findings)} results are more than GitHub accepts in one run "
-                        f"({limits.results}); kept the most severe {len(kept)}")
+        cuts.append(f"{len(findings)} results are more than GitHub accepts in one run "
+                    f"({limits.results}); kept the most severe {len(kept)}")
     while True:
-        log = _log(findings, kept, fingerprints, paths, context, limits, warnings)
+        notes: list[str] = []  # from building this pass's log; only the last pass's count
+        log = _log(findings, kept, fingerprints, paths, context, limits, notes)
         text = json.dumps(to_data(log), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
         size = len(gzip.compress(text.encode("utf-8")))
         if size <= limits.gzip_bytes or not kept:
             break
         smaller = min(len(kept) - 1, int(len(kept) * limits.gzip_bytes / size * 0.9))
-        warnings.append(f"the log is {size} bytes gzipped, over GitHub's limit of "
-                        f"{limits.gzip_bytes}; keeping the most severe {smaller} of "
-                        f"{len(kept)} results")
+        cuts.append(f"the log is {size} bytes gzipped, over GitHub's limit of "
+                    f"{limits.gzip_bytes}; keeping the most severe {smaller} of "
+                    f"{len(kept)} results")
         kept = _most_severe(findings, kept, smaller)
     if size > limits.gzip_bytes:
-        warnings.append(f"the log is still {size} bytes gzipped with no results; GitHub will "
-                        "reject it")
-    return text, warnings
+        cuts.append(f"the log is still {size} bytes gzipped with no results; GitHub will "
+                    "reject it")
+    return text, cuts + notes
 
 
 def category(context: ReportContext) -> str:
@@ -121,8 +120,8 @@ def _most_severe(findings: Sequence[Finding], among: Sequence[int], count: int) 
 
 
 def _log(
-    findings: Sequence[Finding], kept: Sequence[int], fingerprints: Sequence[str], paths: _Paths,
-    context: ReportContext, limits: Limits, warnings: list[str],
+    findings: Sequence[Finding], kept: Sequence[int], fingerprints: Sequence[str],
+    paths: SourcePaths, context: ReportContext, limits: Limits, warnings: list[str],
 ) -> om.SarifLog:
     rules = _rules(context, [findings[i] for i in kept], limits, warnings)
     index = {rule.id: n for n, rule in enumerate(rules)}
@@ -184,7 +183,7 @@ def _descriptor(rule: _RuleInfo) -> om.ReportingDescriptor:
 
 
 def _result(
-    finding: Finding, rule_index: int, fingerprint: str, paths: _Paths, limits: Limits,
+    finding: Finding, rule_index: int, fingerprint: str, paths: SourcePaths, limits: Limits,
     warnings: list[str],
 ) -> om.Result:
     partners = finding.paired_with[:max(limits.locations - 1, 0)]
@@ -217,7 +216,7 @@ def _result(
     )
 
 
-def _message(finding: Finding, paths: _Paths) -> str:
+def _message(finding: Finding, paths: SourcePaths) -> str:
     """The alert's title: what and where, never the secret itself."""
     text = f"{finding.description}: {finding.redacted} ({finding.kind})"
     if finding.paired_with:
@@ -238,7 +237,7 @@ def _suppressions(finding: Finding) -> list[om.Suppression] | None:
     return [om.Suppression(kind=kind, state="accepted", justification=reason)]
 
 
-def _fingerprints(findings: Sequence[Finding], paths: _Paths) -> list[str]:
+def _fingerprints(findings: Sequence[Finding], paths: SourcePaths) -> list[str]:
     """Per finding: a hash of rule, repository path and secret, then `:n` for its nth copy."""
     seen: Counter[str] = Counter()
     out = []
@@ -252,48 +251,3 @@ def _fingerprints(findings: Sequence[Finding], paths: _Paths) -> list[str]:
 
 def _clip(text: str, limit: int = _DESCRIPTION_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-class _Paths:
-    """Finding paths (relative to `base`) as URIs relative to the repository root."""
-
-    def __init__(self, base: str) -> None:
-        self.base = Path(base).resolve()
-        self.root = source_root(self.base)
-        uri = self.root.as_uri()
-        self.root_uri = uri if uri.endswith("/") else f"{uri}/"
-
-    def relative(self, path: str) -> str | None:
-        full = os.path.normpath(self.base / path)
-        relative = os.path.relpath(full, self.root)
-        if relative == os.pardir or relative.startswith(os.pardir + os.sep):
-            return None
-        return relative.replace(os.sep, "/")
-
-    def display(self, path: str) -> str:
-        """The path as shown to users: relative to the root, or as found outside it."""
-        relative = self.relative(path)
-        return relative if relative is not None else os.path.normpath(self.base / path)
-
-    def location(self, path: str, line: int, column: int, end_line: int | None = None,
-                 end_column: int | None = None) -> om.PhysicalLocation:
-        relative = self.relative(path)
-        if relative is None:  # outside the repository: an absolute file URI, without a base
-            artifact = om.ArtifactLocation(uri=Path(self.base / path).resolve().as_uri())
-        else:
-            artifact = om.ArtifactLocation(uri=quote(relative), uri_base_id=SRCROOT)
-        region = om.Region(start_line=line, start_column=column, end_line=end_line,
-                           end_column=end_column)
-        return om.PhysicalLocation(artifact_location=artifact, region=region)
-
-
-def source_root(base: Path) -> Path:
-    """The git repository `base` is in; else the current directory if it holds `base`; else base.
-
-    GitHub resolves result URIs against the root of the checkout, whatever directory was scanned.
-    """
-    for candidate in (base, *base.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    cwd = Path.cwd().resolve()
-    return cwd if cwd == base or cwd in base.parents else base
