@@ -70,6 +70,7 @@ class _RuleInfo:
 
 
 def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -> None:
+    """Write the log within GitHub's limits; what had to be cut is said on standard error."""
     text, warnings = render(findings, context, GITHUB_LIMITS)
     for warning in warnings:
         print(f"akscan: warning: SARIF: {warning}", file=sys.stderr)
