@@ -24,6 +24,7 @@ examples:
   akscan scan                      scan the current directory (honours .gitignore)
   akscan scan src/ config/app.yml  scan some directories and files
   akscan scan --format json -o findings.json
+  akscan scan --format sarif -o akscan.sarif   for GitHub code scanning
 """
 
 _EPILOG = """\

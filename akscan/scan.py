@@ -95,10 +95,19 @@ def scan_paths(
     return findings, stats
 
 
+def report_base(paths: Sequence[str]) -> str:
+    """The directory that finding paths are relative to: the one scanned directory, or `.`."""
+    return os.path.abspath(paths[0] if _single_dir(paths) else os.curdir)
+
+
+def _single_dir(paths: Sequence[str]) -> bool:
+    return len(paths) == 1 and os.path.isdir(paths[0])
+
+
 def _items(
     paths: Sequence[str], options: ScanOptions, walk_stats: WalkStats, notes: list[str]
 ) -> Iterator[FileItem]:
-    single_dir = len(paths) == 1 and os.path.isdir(paths[0])
+    single_dir = _single_dir(paths)
     excluded = pathspec.GitIgnoreSpec.from_lines(options.excludes) if options.excludes else None
     for path in paths:
         if os.path.isdir(path):

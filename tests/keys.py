@@ -63,3 +63,13 @@ def random_sts_id() -> str:
 def random_token(length: int = 24) -> str:
     """Random letters and digits, for custom rules and filler that must not look like filler."""
     return _random("", length)
+
+
+def new_key() -> tuple[str, str]:
+    """An AccessKey ID and its secret."""
+    return random_id(), random_secret()
+
+
+def env_file(key_id: str, secret: str) -> str:
+    """A `.env` file holding the pair under the SDK's environment variable names."""
+    return f"ALIBABA_CLOUD_ACCESS_KEY_ID={key_id}\nALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}\n"

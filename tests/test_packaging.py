@@ -59,3 +59,19 @@ def test_installed_module_entry_point_reports_version(installed: Path) -> None:
                             text=True, capture_output=True, cwd="/")
     assert result.returncode == 0
     assert result.stdout.startswith("akscan ")
+
+
+def test_installed_wheel_writes_sarif_with_its_declared_dependencies(
+    installed: Path, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [str(installed / "akscan"), "scan", "--format", "sarif", str(ROOT / "demo")],
+        text=True, capture_output=True, cwd=tmp_path,
+    )
+    assert result.returncode == 1, result.stderr
+    run = json.loads(result.stdout)["runs"][0]
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in run["results"]}
+    # Relative to the git checkout holding demo/, or to demo/ itself outside one (an sdist).
+    assert {uri.removeprefix("demo/") for uri in uris} == {"app/oss_upload.py", "deploy/.env",
+                                                           "deploy/main.tf"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from akscan.detect.engine import Engine
 from akscan.errors import AkscanError, ConfigError
 from akscan.model import Finding
 from akscan.report import FORMATS, ReportContext, reporters
-from akscan.rules import builtin_rules_dir, load_rules, merge_rules
+from akscan.rules import Rule, builtin_rules_dir, load_rules, merge_rules
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                      help="print secrets in full (by default only a redacted form and sha256)")
     out.add_argument("--include-suppressed", action="store_true",
                      help="also report findings suppressed inline or by the allowlist")
+    out.add_argument("--sarif-category", metavar="NAME",
+                     help="SARIF category, to upload several akscan runs of one repository to "
+                          "GitHub (default: akscan/COMMAND/)")
     out.add_argument("--color", choices=("auto", "always", "never"), default="auto",
                      help="colour the text report (auto: only on a terminal, never if NO_COLOR)")
     out.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
@@ -74,13 +78,19 @@ def size_option(text: str) -> int:
 
 def finish(
     args: argparse.Namespace, config: Config, findings: Sequence[Finding], errors: Sequence[str],
-    notes: Sequence[str], summary: str,
+    notes: Sequence[str], summary: str, *, rules: Sequence[Rule] = (), base_dir: str | None = None,
 ) -> int:
-    """Apply the allowlist, write the report, print errors and the summary; the exit code."""
+    """Apply the allowlist, write the report, print errors and the summary; the exit code.
+
+    `rules` are all the rules that ran; `base_dir` is the directory finding paths are relative to.
+    """
     findings = AllowlistFilter(config.allowlist).apply(findings)
     active = [f for f in findings if not f.suppressed]
     shown = findings if args.include_suppressed else active
-    _write_report(args, shown)
+    _write_report(args, shown, ReportContext(
+        tool_version=__version__, show_secrets=args.show_secrets, rules=tuple(rules),
+        command=args.command, sarif_category=args.sarif_category, base_dir=base_dir,
+    ))
     for message in errors:
         print(f"akscan: warning: {message}", file=sys.stderr)
     if args.verbose:
@@ -97,27 +107,29 @@ def finish(
     return 2 if errors else 0
 
 
-def _write_report(args: argparse.Namespace, findings: Sequence[Finding]) -> None:
+def _write_report(
+    args: argparse.Namespace, findings: Sequence[Finding], context: ReportContext
+) -> None:
     write = reporters()[args.format]
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8", newline="\n") as stream:
-                write(stream, findings, _context(args, stream))
+                write(stream, findings, _with_color(args, stream, context))
         except OSError as exc:
             raise AkscanError(f"cannot write report to {args.output}: {exc.strerror}") from None
         return
     if hasattr(sys.stdout, "reconfigure"):
         # A path with odd bytes must never crash the report on a narrow terminal encoding.
         sys.stdout.reconfigure(errors="backslashreplace")
-    write(sys.stdout, findings, _context(args, sys.stdout))
+    write(sys.stdout, findings, _with_color(args, sys.stdout, context))
     sys.stdout.flush()
 
 
-def _context(args: argparse.Namespace, stream: TextIO) -> ReportContext:
+def _with_color(args: argparse.Namespace, stream: TextIO, context: ReportContext) -> ReportContext:
     if args.color == "always":
         color = True
     elif args.color == "never" or os.environ.get("NO_COLOR"):
         color = False
     else:
         color = stream.isatty() and os.environ.get("TERM") != "dumb"
-    return ReportContext(tool_version=__version__, show_secrets=args.show_secrets, color=color)
+    return dataclasses.replace(context, color=color)

@@ -9,7 +9,7 @@ from typing import Any
 
 from akscan.commands.common import add_common_options, build_engine, finish, settings, size_option
 from akscan.errors import AkscanError
-from akscan.scan import ScanOptions, scan_paths
+from akscan.scan import ScanOptions, report_base, scan_paths
 
 
 def add_parser(commands: Any) -> None:
@@ -58,4 +58,5 @@ def run(args: argparse.Namespace) -> int:
         summary += f"; {stats.ignored} ignored"
     if stats.symlinks_outside:
         summary += f"; {stats.symlinks_outside} symlinks out of the root not followed"
-    return finish(args, config, findings, stats.errors, stats.notes, summary)
+    return finish(args, config, findings, stats.errors, stats.notes, summary,
+                  rules=engine.rules, base_dir=report_base(args.paths))

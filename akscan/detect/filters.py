@@ -9,6 +9,8 @@ from collections import Counter
 # markers are honoured so that a repository can move to akscan without touching its code.
 INLINE_ALLOW = ("akscan:allow", "gitleaks:allow", "pragma: allowlist secret")
 NEXTLINE_ALLOW = ("akscan:allow-next-line", "pragma: allowlist nextline secret")
+# Every inline suppression reason starts so; reports tell them from allowlist reasons by it.
+_INLINE_PREFIX = "inline "
 
 
 def shannon_entropy(value: str) -> float:
@@ -30,8 +32,13 @@ def char_classes(value: str) -> int:
 def inline_allow_reason(line: str, previous_line: str) -> str | None:
     for marker in INLINE_ALLOW:
         if marker in line:
-            return f"inline '{marker}'"
+            return f"{_INLINE_PREFIX}'{marker}'"
     for marker in NEXTLINE_ALLOW:
         if marker in previous_line:
-            return f"inline '{marker}' on the line above"
+            return f"{_INLINE_PREFIX}'{marker}' on the line above"
     return None
+
+
+def is_inline_reason(reason: str) -> bool:
+    """Whether a suppression reason came from a comment in the file, not from the configuration."""
+    return reason.startswith(_INLINE_PREFIX)

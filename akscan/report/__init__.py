@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TYPE_CHECKING, Callable, TextIO
 
 from akscan.model import Finding
+
+if TYPE_CHECKING:
+    from akscan.rules import Rule
 
 
 @dataclass(frozen=True)
@@ -14,16 +17,30 @@ class ReportContext:
     tool_version: str
     show_secrets: bool = False
     color: bool = False
+    # Every rule the engine ran, so a report can describe rules that found nothing (SARIF does).
+    rules: tuple[Rule, ...] = ()
+    # The command that produced the findings ("scan", "history"): names the SARIF category.
+    command: str = "scan"
+    sarif_category: str | None = None
+    # The directory finding paths are relative to (None: the current directory).
+    base_dir: str | None = None
 
 
 Reporter = Callable[[TextIO, Sequence[Finding], ReportContext], None]
+
+
+def _sarif(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -> None:
+    # sarif-om and attrs load only when SARIF is asked for, so plain scans start faster.
+    from akscan.report.sarif import write
+
+    write(stream, findings, context)
 
 
 def reporters() -> dict[str, Reporter]:
     # Imported here so that a scan only loads the format it writes.
     from akscan.report import json_report, text_report
 
-    return {"text": text_report.write, "json": json_report.write}
+    return {"text": text_report.write, "json": json_report.write, "sarif": _sarif}
 
 
-FORMATS = ("text", "json")
+FORMATS = ("text", "json", "sarif")
