@@ -21,7 +21,7 @@ from akscan.model import KINDS, PRECISIONS, SEVERITIES
 _ID_SHAPE = regex.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _KNOWN_FIELDS = frozenset({
     "id", "description", "kind", "severity", "precision", "pattern", "keywords", "min_entropy",
-    "min_char_classes", "placeholders", "remediation", "context", "examples",
+    "min_char_classes", "placeholders", "remediation", "context", "examples", "anchor",
 })
 
 
@@ -47,6 +47,7 @@ class Rule:
     placeholders: tuple[Any, ...]  # compiled patterns that mark a match as a placeholder
     remediation: str
     context: Context | None
+    anchor: bool  # whether its matches satisfy other rules' context
     positive_examples: tuple[str, ...]
     negative_examples: tuple[str, ...]
     source: str  # the file it came from, for messages
@@ -150,6 +151,12 @@ class _Fields:
             raise self.fail(name, f"expected a number from {low} to {high}")
         return float(value)
 
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.table.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, "expected true or false")
+        return value
+
     def compile(self, name: str, source: str) -> Any:
         try:
             return regex.compile(source)
@@ -188,6 +195,7 @@ def _parse_rule(path: Path, index: int, table: Any, shared_placeholders: list[st
         ),
         remediation=fields.text("remediation"),
         context=_context(fields),
+        anchor=fields.flag("anchor", True),
         positive_examples=tuple(_examples(fields, "positive")),
         negative_examples=tuple(_examples(fields, "negative")),
         source=str(path),

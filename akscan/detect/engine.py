@@ -36,9 +36,14 @@ class _Candidate:
 
 
 class Engine:
-    def __init__(self, rules: Sequence[Rule], timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        concurrent: bool = False,
+    ) -> None:
         self.rules = tuple(rules)
         self.timeout = timeout
+        # Releasing the GIL lets threads match in parallel but costs CPU on a single thread.
+        self.concurrent = concurrent
         self._always = tuple(r for r in self.rules if not r.keywords)
         self._keywords = sorted({k for r in self.rules for k in r.keywords})
 
@@ -64,11 +69,32 @@ class Engine:
         self, fragment: Fragment, rules: Sequence[Rule], result: ScanResult
     ) -> list[_Candidate]:
         best: dict[tuple[int, int], _Candidate] = {}
+        text = fragment.text
         for rule in rules:
-            try:
-                # concurrent=True lets `regex` release the GIL, so threads scan in parallel.
-                for match in rule.pattern.finditer(fragment.text, timeout=self.timeout,
-                                                   concurrent=True):
+            if rule.context is None:
+                self._run(rule, fragment, [(0, len(text))], best, result)
+        contextual = [r for r in rules if r.context is not None]
+        if contextual and best:
+            lines = _LineIndex(text)
+            anchors = [(c.rule.kind, lines.line_of(c.start)) for c in best.values()
+                       if c.rule.anchor]
+            for rule in contextual:
+                # A context rule can only count near its anchors, so it only runs there: on a
+                # large file with one ID this is a few lines instead of the whole text.
+                windows = _windows(rule, anchors, lines, len(text))
+                if windows:
+                    self._run(rule, fragment, windows, best, result)
+        return sorted(best.values(), key=lambda c: (c.start, c.rule.id))
+
+    def _run(
+        self, rule: Rule, fragment: Fragment, windows: Sequence[tuple[int, int]],
+        best: dict[tuple[int, int], _Candidate], result: ScanResult,
+    ) -> None:
+        try:
+            for start, end in windows:
+                for match in rule.pattern.finditer(fragment.text, start, end,
+                                                   timeout=self.timeout,
+                                                   concurrent=self.concurrent):
                     candidate = _candidate(rule, match)
                     if candidate is None:
                         continue
@@ -76,27 +102,46 @@ class Engine:
                     current = best.get(span)
                     if current is None or _rank(candidate.rule) > _rank(current.rule):
                         best[span] = candidate
-            except TimeoutError:
-                result.warnings.append(
-                    f"{fragment.path}: rule '{rule.id}' timed out after {self.timeout:g}s; "
-                    "matches of this rule in this file may be missing"
-                )
-        return sorted(best.values(), key=lambda c: (c.start, c.rule.id))
+        except TimeoutError:
+            result.warnings.append(
+                f"{fragment.path}: rule '{rule.id}' timed out after {self.timeout:g}s; "
+                "matches of this rule in this file may be missing"
+            )
 
     def _findings(self, fragment: Fragment, candidates: list[_Candidate]) -> list[Finding]:
         lines = _LineIndex(fragment.text)
         located = [(c, lines.line_of(c.start)) for c in candidates]
-        standalone = [(c.rule.kind, line) for c, line in located if c.rule.context is None]
+        anchors = [(c.rule.kind, line) for c, line in located
+                   if c.rule.context is None and c.rule.anchor]
         findings = []
         for candidate, line in located:
             context = candidate.rule.context
             if context is not None and not any(
                 kind in context.near and abs(other - line) <= context.lines
-                for kind, other in standalone
+                for kind, other in anchors
             ):
                 continue
             findings.append(_finding(fragment, candidate, lines, line))
         return link_pairs(findings)
+
+
+def _windows(
+    rule: Rule, anchors: Sequence[tuple[str, int]], lines: _LineIndex, length: int
+) -> list[tuple[int, int]]:
+    """Character ranges covering `rule.context.lines` lines around each anchor, merged."""
+    assert rule.context is not None
+    spans = sorted(
+        (lines.start_of(max(1, line - rule.context.lines)),
+         lines.end_of(line + rule.context.lines, length))
+        for kind, line in anchors if kind in rule.context.near
+    )
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _candidate(rule: Rule, match: object) -> _Candidate | None:
@@ -170,3 +215,7 @@ class _LineIndex:
 
     def start_of(self, line: int) -> int:
         return self._starts[line - 1]
+
+    def end_of(self, line: int, length: int) -> int:
+        """Offset just past `line` (its newline included), or the text's end."""
+        return self._starts[line] if line < len(self._starts) else length
