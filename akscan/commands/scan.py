@@ -39,10 +39,10 @@ def run(args: argparse.Namespace) -> int:
             raise AkscanError(f"{path}: no such file or directory")
     first = Path(args.paths[0])
     config = settings(args, [first if first.is_dir() else first.parent, Path.cwd()])
-    engine = build_engine(args, config)
     jobs = args.jobs if args.jobs is not None else config.jobs
     if jobs < 1:
         raise AkscanError("--jobs must be at least 1")
+    engine = build_engine(args, config, jobs)
     options = ScanOptions(
         excludes=[*config.exclude, *args.exclude],
         gitignore=config.gitignore and not args.no_gitignore,
