@@ -485,3 +485,23 @@ def test_named_file_matching_an_exclude_is_not_scanned(tmp_path: Path, run_cli: 
     code, _, err = run_cli(["scan", "--exclude", "vendor/", str(tmp_path / "vendor" / "lib.env")])
     assert code == 0, err
     assert "1 ignored" in err
+
+
+def test_a_scan_across_worker_processes_reports_what_one_process_does(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    # Enough files that --jobs 2 really starts worker processes.
+    keys = {}
+    for n in range(520):
+        text = f"value_{n} = {n}\n"
+        if n % 100 == 7:
+            keys[f"f{n:03}.env"] = random_id()
+            text += id_line(keys[f"f{n:03}.env"])
+        write(tmp_path / f"f{n:03}.env", text)
+    code, serial, _ = scan_json("--jobs", "1", tmp_path)
+    assert code == 1
+    code, parallel, err = scan_json("--jobs", "2", tmp_path)
+    assert code == 1, err
+    assert parallel == serial
+    assert {f["path"] for f in parallel} == set(keys)
+    assert "520 files" in err

@@ -59,14 +59,14 @@ def settings(args: argparse.Namespace, places: Sequence[Path]) -> Config:
     return load_config(found) if found else Config()
 
 
-def build_engine(args: argparse.Namespace, config: Config, jobs: int = 1) -> Engine:
+def build_engine(args: argparse.Namespace, config: Config) -> Engine:
     builtin = load_rules([builtin_rules_dir()])
     extra = load_rules([*config.rules, *(Path(p) for p in args.rules)])
     rules = merge_rules(builtin, extra, [*config.disable, *args.disable])
     timeout = args.regex_timeout if args.regex_timeout is not None else config.regex_timeout
     if timeout <= 0:
         raise AkscanError("--regex-timeout must be more than 0 seconds")
-    return Engine(rules, timeout=timeout, concurrent=jobs > 1)
+    return Engine(rules, timeout=timeout)
 
 
 def size_option(text: str) -> int:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     jobs = args.jobs if args.jobs is not None else config.jobs
     if jobs < 1:
         raise AkscanError("--jobs must be at least 1")
-    engine = build_engine(args, config, jobs)
+    engine = build_engine(args, config)
     options = ScanOptions(
         excludes=[*config.exclude, *args.exclude],
         gitignore=config.gitignore and not args.no_gitignore,
