@@ -22,6 +22,7 @@ _ID_SHAPE = regex.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _KNOWN_FIELDS = frozenset({
     "id", "description", "kind", "severity", "precision", "pattern", "keywords", "min_entropy",
     "min_char_classes", "placeholders", "remediation", "context", "examples", "anchor",
+    "keyword_window",
 })
 
 
@@ -48,6 +49,9 @@ class Rule:
     remediation: str
     context: Context | None
     anchor: bool  # whether its matches satisfy other rules' context
+    # (before, after): every match lies within these many characters of a keyword hit, so the
+    # rule runs only there. None: the rule runs over the whole text.
+    keyword_window: tuple[int, int] | None
     positive_examples: tuple[str, ...]
     negative_examples: tuple[str, ...]
     source: str  # the file it came from, for messages
@@ -196,6 +200,7 @@ def _parse_rule(path: Path, index: int, table: Any, shared_placeholders: list[st
         remediation=fields.text("remediation"),
         context=_context(fields),
         anchor=fields.flag("anchor", True),
+        keyword_window=_keyword_window(fields),
         positive_examples=tuple(_examples(fields, "positive")),
         negative_examples=tuple(_examples(fields, "negative")),
         source=str(path),
@@ -206,6 +211,19 @@ def _keyword(fields: _Fields, keyword: str) -> bytes:
     if not keyword or not keyword.isascii():
         raise fields.fail("keywords", f"{keyword!r}: keywords must be non-empty ASCII")
     return keyword.lower().encode("ascii")
+
+
+def _keyword_window(fields: _Fields) -> tuple[int, int] | None:
+    value = fields.table.get("keyword_window")
+    if value is None:
+        return None
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1_000_000
+                       for v in value)):
+        raise fields.fail("keyword_window", "expected [characters before, characters after]")
+    if not fields.table.get("keywords"):
+        raise fields.fail("keyword_window", "needs keywords to place the window around")
+    return (value[0], value[1])
 
 
 def _context(fields: _Fields) -> Context | None:

@@ -8,10 +8,10 @@ secret near an ID) are checked against the other matches, and ID/secret pairs ar
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ahocorasick_rs import BytesAhoCorasick
+from ahocorasick_rs import AhoCorasick, BytesAhoCorasick
 
 from akscan.detect.filters import char_classes, inline_allow_reason, shannon_entropy
 from akscan.detect.pairing import link_pairs
@@ -46,10 +46,14 @@ class Engine:
     def _prepare(self) -> None:
         self._always = [r for r in self.rules if not r.keywords]
         keywords = sorted({k for r in self.rules for k in r.keywords})
+        self._keywords = keywords
         # Which rules each keyword (by its index) wakes up.
         self._woken = [[r for r in self.rules if k in r.keywords] for k in keywords]
         # One pass of Aho-Corasick finds every keyword at once: 3x faster than a pass per keyword.
         self._automaton = BytesAhoCorasick(keywords) if keywords else None
+        self._text_automaton = (
+            AhoCorasick([k.decode("ascii") for k in keywords]) if keywords else None
+        )
 
     def __getstate__(self) -> dict[str, object]:
         # Worker processes get rules and timeout; the automaton (not picklable) is rebuilt there.
@@ -87,9 +91,17 @@ class Engine:
     ) -> list[_Candidate]:
         best: dict[tuple[int, int], _Candidate] = {}
         text = fragment.text
+        hits: dict[bytes, list[int]] | None = None
         for rule in rules:
-            if rule.context is None:
+            if rule.context is not None:
+                continue
+            if rule.keyword_window is None or not rule.keywords:
                 self._run(rule, fragment, [(0, len(text))], best, result)
+                continue
+            if hits is None:
+                hits = self._keyword_hits(text)
+            # A rule whose matches contain a keyword only runs around the keyword's hits.
+            self._run(rule, fragment, _keyword_windows(rule, hits, len(text)), best, result)
         contextual = [r for r in rules if r.context is not None]
         if contextual and best:
             lines = _LineIndex(text)
@@ -102,6 +114,17 @@ class Engine:
                 if windows:
                     self._run(rule, fragment, windows, best, result)
         return sorted(best.values(), key=lambda c: (c.start, c.rule.id))
+
+    def _keyword_hits(self, text: str) -> dict[bytes, list[int]]:
+        """Offsets of every keyword in `text`, or, if lower-casing moves offsets, the start."""
+        lowered = text.lower()
+        if self._text_automaton is None or len(lowered) != len(text):
+            return {k: [-1] for k in self._keywords}  # -1: no offsets, scan everything
+        hits: dict[bytes, list[int]] = {}
+        for index, start, _ in self._text_automaton.find_matches_as_indexes(lowered,
+                                                                            overlapping=True):
+            hits.setdefault(self._keywords[index], []).append(start)
+        return hits
 
     def _run(
         self, rule: Rule, fragment: Fragment, windows: Sequence[tuple[int, int]],
@@ -141,23 +164,37 @@ class Engine:
         return link_pairs(findings)
 
 
-def _windows(
-    rule: Rule, anchors: Sequence[tuple[str, int]], lines: _LineIndex, length: int
+def _keyword_windows(
+    rule: Rule, hits: dict[bytes, list[int]], length: int
 ) -> list[tuple[int, int]]:
-    """Character ranges covering `rule.context.lines` lines around each anchor, merged."""
-    assert rule.context is not None
-    spans = sorted(
-        (lines.start_of(max(1, line - rule.context.lines)),
-         lines.end_of(line + rule.context.lines, length))
-        for kind, line in anchors if kind in rule.context.near
-    )
+    assert rule.keyword_window is not None
+    before, after = rule.keyword_window
+    starts = sorted(p for k in rule.keywords for p in hits.get(k, ()))
+    if starts and starts[0] < 0:
+        return [(0, length)]
+    return _merge((max(0, p - before), min(length, p + after)) for p in starts)
+
+
+def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
-    for start, end in spans:
+    for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1] = (merged[-1][0], max(merged[-1][1], end))
         else:
             merged.append((start, end))
     return merged
+
+
+def _windows(
+    rule: Rule, anchors: Sequence[tuple[str, int]], lines: _LineIndex, length: int
+) -> list[tuple[int, int]]:
+    """Character ranges covering `rule.context.lines` lines around each anchor, merged."""
+    assert rule.context is not None
+    return _merge(
+        (lines.start_of(max(1, line - rule.context.lines)),
+         lines.end_of(line + rule.context.lines, length))
+        for kind, line in anchors if kind in rule.context.near
+    )
 
 
 def _candidate(rule: Rule, match: object) -> _Candidate | None:
