@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from akscan.detect.engine import Engine
@@ -41,7 +42,9 @@ class ScanOptions:
 
 
 @dataclass
-class _FileResult:
+class ContentResult:
+    """What scanning one file's (or blob's) bytes gave."""
+
     findings: list[Finding]
     scanned_bytes: int = 0
     binary: bool = False
@@ -60,7 +63,7 @@ def scan_paths(
     items = _items(paths, options, walk_stats, stats.notes)
     findings: list[Finding] = []
 
-    def handle(result: _FileResult) -> None:
+    def handle(result: ContentResult) -> None:
         findings.extend(result.findings)
         stats.errors.extend(result.errors)
         if result.binary:
@@ -73,7 +76,7 @@ def scan_paths(
         if on_progress is not None:
             on_progress(stats.files_scanned)
 
-    def work(item: FileItem) -> _FileResult:
+    def work(item: FileItem) -> ContentResult:
         return scan_file(item, engine, options.max_file_size)
 
     if options.jobs <= 1:
@@ -113,28 +116,56 @@ def _items(
             yield FileItem(path, display_path(os.path.normpath(path)), size)
 
 
-def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> _FileResult:
+def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResult:
     if item.size > max_file_size:
-        return _FileResult([], too_large=True, errors=[
+        return ContentResult([], too_large=True, errors=[
             f"{item.display}: {item.size} bytes is over the size limit of {max_file_size} "
             "bytes; not scanned (raise --max-file-size to include it)"])
     try:
         with open(item.fs_path, "rb") as handle:
             data = handle.read(max_file_size + 1)
     except OSError as exc:
-        return _FileResult([], errors=[f"{item.display}: cannot read: {exc.strerror or exc}"])
+        return ContentResult([], errors=[f"{item.display}: cannot read: {exc.strerror or exc}"])
     if len(data) > max_file_size:  # grew since it was listed
-        return _FileResult([], too_large=True, errors=[
+        return ContentResult([], too_large=True, errors=[
             f"{item.display}: over the size limit of {max_file_size} bytes; not scanned"])
+    return scan_bytes(data, item.display, engine)
+
+
+def scan_bytes(data: bytes, display: str, engine: Engine,
+               origin: tuple[tuple[str, str], ...] = ()) -> ContentResult:
+    """Scan the bytes of one file; `display` names it in findings and warnings."""
     rules = None
     if not needs_decoding_first(data):
         # Most files hold no keyword at all; deciding on the raw bytes skips decoding them.
         rules = engine.rules_for(data.lower())
         if not rules:
-            return _FileResult([], scanned_bytes=len(data))
+            return ContentResult([], scanned_bytes=len(data))
     try:
         text = decode(data)
     except BinaryContent:
-        return _FileResult([], binary=True)
-    result = engine.scan(Fragment(item.display, text), rules)
-    return _FileResult(result.findings, scanned_bytes=len(data), errors=result.warnings)
+        return ContentResult([], binary=True)
+    result = engine.scan(Fragment(display, text, origin), rules)
+    return ContentResult(result.findings, scanned_bytes=len(data), errors=result.warnings)
+
+
+def scan_stream(
+    contents: Iterable[tuple[str, bytes]], engine: Engine, jobs: int,
+    label: Callable[[str], str], handle: Callable[[str, ContentResult], None],
+) -> None:
+    """Scan (key, bytes) items as they arrive, `jobs` at a time; `handle` sees them in order."""
+    if jobs <= 1:
+        for key, data in contents:
+            handle(key, scan_bytes(data, label(key), engine))
+        return
+    # Waiting on the oldest result bounds how many contents are held in memory at once.
+    pending: deque[tuple[str, Future[ContentResult]]] = deque()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for key, data in contents:
+            pending.append((key, pool.submit(scan_bytes, data, label(key), engine)))
+            while pending and (len(pending) > 4 * jobs or pending[0][1].done()):
+                done_key, future = pending.popleft()
+                handle(done_key, future.result())
+        while pending:
+            done_key, future = pending.popleft()
+            handle(done_key, future.result())

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
@@ -63,6 +64,23 @@ def build_engine(args: argparse.Namespace, config: Config) -> Engine:
     if timeout <= 0:
         raise AkscanError("--regex-timeout must be more than 0 seconds")
     return Engine(rules, timeout=timeout)
+
+
+@dataclass
+class Outcome:
+    """What a scan found and what it could not do, before the allowlist, baseline and report."""
+
+    findings: list[Finding]
+    errors: list[str]
+    notes: list[str]
+    summary: str
+
+
+def jobs_setting(args: argparse.Namespace, config: Config) -> int:
+    jobs = args.jobs if args.jobs is not None else config.jobs
+    if jobs < 1:
+        raise AkscanError("--jobs must be at least 1")
+    return int(jobs)
 
 
 def size_option(text: str) -> int:
