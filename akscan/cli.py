@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from akscan.commands import scan
+    from akscan.commands import history, scan
 
     parser = _Parser(
         prog="akscan", description=_DESCRIPTION, epilog=_EPILOG,
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"akscan {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     scan.add_parser(commands)
+    history.add_parser(commands)
     return parser
 
 
