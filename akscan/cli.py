@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from akscan.commands import history, scan
+    from akscan.commands import history, scan, staged
 
     parser = _Parser(
         prog="akscan", description=_DESCRIPTION, epilog=_EPILOG,
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     scan.add_parser(commands)
     history.add_parser(commands)
+    staged.add_parser(commands)
     return parser
 
 
