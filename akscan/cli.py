@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from akscan.commands import history, scan, staged
+    from akscan.commands import baseline, history, scan, staged
 
     parser = _Parser(
         prog="akscan", description=_DESCRIPTION, epilog=_EPILOG,
@@ -54,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_parser(commands)
     history.add_parser(commands)
     staged.add_parser(commands)
+    baseline.add_parser(commands)
     return parser
 
 

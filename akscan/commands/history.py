@@ -15,6 +15,7 @@ from akscan.commands.common import (
     build_engine,
     finish,
     jobs_setting,
+    load_baseline,
     settings,
     size_option,
 )
@@ -77,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
     revisions = pre_push_revisions(repo) if args.pre_push else revisions_for(args, ranges)
     places = places_for(repo)
     config = settings(args, places)
+    known = load_baseline(args, places)
     outcome = collect(args, config, repo, revisions)
-    code = finish(args, config, outcome.findings, outcome.errors, outcome.notes, outcome.summary)
+    code = finish(args, config, outcome.findings, outcome.errors, outcome.notes, outcome.summary,
+                  known)
     if code == 1 and args.pre_push:
         print(_PUSH_ADVICE, end="", file=sys.stderr)
     return code

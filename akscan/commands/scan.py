@@ -13,6 +13,7 @@ from akscan.commands.common import (
     build_engine,
     finish,
     jobs_setting,
+    load_baseline,
     settings,
     size_option,
 )
@@ -49,8 +50,10 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     places = places_for(args.paths)
     config = settings(args, places)
+    known = load_baseline(args, places)
     outcome = collect(args, config)
-    return finish(args, config, outcome.findings, outcome.errors, outcome.notes, outcome.summary)
+    return finish(args, config, outcome.findings, outcome.errors, outcome.notes, outcome.summary,
+                  known)
 
 
 def places_for(paths: list[str]) -> list[Path]:

@@ -12,6 +12,7 @@ from akscan.commands.common import (
     add_common_options,
     build_engine,
     finish,
+    load_baseline,
     settings,
     size_option,
 )
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise AkscanError("akscan staged needs a work tree (this is a bare repository)")
     places = [Path(repo.toplevel), Path.cwd()]
     config = settings(args, places)
+    known = load_baseline(args, places)
     engine = build_engine(args, config)
     max_size = args.max_file_size or config.max_file_size
     notes: list[str] = []
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     scan_stream(blobs, engine, 1 if len(paths) < 8 else config.jobs, lambda oid: paths[oid][0],
                 handle)
     summary = f"{scanned} staged files in {time.monotonic() - started:.2f}s"
-    code = finish(args, config, findings, errors, notes, summary)
+    code = finish(args, config, findings, errors, notes, summary, known)
     if code == 1:
         print(ADVICE, end="", file=sys.stderr)
     return code
