@@ -107,12 +107,12 @@ class Repo:
 
     def commit(self, message: str, files: dict[str, str] | None = None,
                author: str = "Alice Example") -> str:
-        """Write and stage `files`, commit everything staged; the new commit's sha."""
+        """Write and stage `files`, commit everything staged (past any hook); the new sha."""
         for name, text in (files or {}).items():
             self.write(name, text)
             self.git("add", "--", name)
         self._clock += 60
-        self.git("commit", "-q", "--allow-empty", "-m", message, author=author)
+        self.git("commit", "-q", "--no-verify", "--allow-empty", "-m", message, author=author)
         return self.git("rev-parse", "HEAD")
 
 
