@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from akscan.detect.engine import Engine
 from akscan.model import Finding, Fragment
+from akscan.rules import Rule
 from akscan.sources.decode import BinaryContent, decode, needs_decoding_first
 from akscan.sources.files import FileItem, WalkStats, display_path, walk
 
@@ -133,14 +134,15 @@ def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResu
 
 
 def scan_bytes(data: bytes, display: str, engine: Engine,
-               origin: tuple[tuple[str, str], ...] = ()) -> ContentResult:
-    """Scan the bytes of one file; `display` names it in findings and warnings."""
-    rules = None
-    if not needs_decoding_first(data):
+               origin: tuple[tuple[str, str], ...] = (),
+               rules: Sequence[Rule] | None = None) -> ContentResult:
+    """Scan the bytes of one file; `display` names it in findings and warnings. `rules` is the
+    keyword prefilter's verdict when the caller has already run it on these bytes."""
+    if rules is None and not needs_decoding_first(data):
         # Most files hold no keyword at all; deciding on the raw bytes skips decoding them.
         rules = engine.rules_for(data.lower())
-        if not rules:
-            return ContentResult([], scanned_bytes=len(data))
+    if rules is not None and not rules:
+        return ContentResult([], scanned_bytes=len(data))
     try:
         text = decode(data)
     except BinaryContent:
@@ -149,23 +151,59 @@ def scan_bytes(data: bytes, display: str, engine: Engine,
     return ContentResult(result.findings, scanned_bytes=len(data), errors=result.warnings)
 
 
+# Contents gathered for one keyword prefilter pass (see Engine.rules_for_each).
+_BATCH_BYTES = 1 << 20
+
+
 def scan_stream(
     contents: Iterable[tuple[str, bytes]], engine: Engine, jobs: int,
     label: Callable[[str], str], handle: Callable[[str, ContentResult], None],
 ) -> None:
-    """Scan (key, bytes) items as they arrive, `jobs` at a time; `handle` sees them in order."""
+    """Scan (key, bytes) items as they arrive; `handle` gets every result, not in order.
+
+    Items are gathered into batches of about a megabyte; each batch is prefiltered by keyword
+    as a whole (most contents of a git history hold none) and its remaining items scanned, one
+    batch per thread, so that the thread reading `contents` only reads.
+    """
+
+    def scan_batch(batch: list[tuple[str, bytes]]) -> list[tuple[str, ContentResult]]:
+        plain = [(key, data) for key, data in batch if not needs_decoding_first(data)]
+        verdicts = engine.rules_for_each([data for _, data in plain]) if plain else []
+        out = [
+            (key, scan_bytes(data, label(key), engine, rules=rules) if rules
+             else ContentResult([], scanned_bytes=len(data)))
+            for (key, data), rules in zip(plain, verdicts)
+        ]
+        if len(plain) < len(batch):  # UTF-16 or binary: decoded before deciding
+            out.extend((key, scan_bytes(data, label(key), engine))
+                       for key, data in batch if needs_decoding_first(data))
+        return out
+
+    def batches() -> Iterator[list[tuple[str, bytes]]]:
+        batch: list[tuple[str, bytes]] = []
+        size = 0
+        for key, data in contents:
+            batch.append((key, data))
+            size += len(data)
+            if size >= _BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
     if jobs <= 1:
-        for key, data in contents:
-            handle(key, scan_bytes(data, label(key), engine))
+        for batch in batches():
+            for key, result in scan_batch(batch):
+                handle(key, result)
         return
-    # Waiting on the oldest result bounds how many contents are held in memory at once.
-    pending: deque[tuple[str, Future[ContentResult]]] = deque()
+    pending: deque[Future[list[tuple[str, ContentResult]]]] = deque()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for key, data in contents:
-            pending.append((key, pool.submit(scan_bytes, data, label(key), engine)))
-            while pending and (len(pending) > 4 * jobs or pending[0][1].done()):
-                done_key, future = pending.popleft()
-                handle(done_key, future.result())
+        for batch in batches():
+            pending.append(pool.submit(scan_batch, batch))
+            # Waiting on the oldest batch bounds how much content is held in memory at once.
+            while pending and (len(pending) > 2 * jobs or pending[0].done()):
+                for key, result in pending.popleft().result():
+                    handle(key, result)
         while pending:
-            done_key, future = pending.popleft()
-            handle(done_key, future.result())
+            for key, result in pending.popleft().result():
+                handle(key, result)

@@ -11,6 +11,8 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import regex
+
 from akscan.detect.filters import char_classes, inline_allow_reason, shannon_entropy
 from akscan.detect.pairing import link_pairs
 from akscan.model import PRECISIONS, Finding, Fragment
@@ -41,10 +43,39 @@ class Engine:
         self.timeout = timeout
         self._always = tuple(r for r in self.rules if not r.keywords)
         self._keywords = sorted({k for r in self.rules for k in r.keywords})
+        self._keyword_patterns = [(k, regex.compile(regex.escape(k))) for k in self._keywords]
 
     def rules_for(self, lowered: bytes) -> list[Rule]:
         """The rules whose keywords occur in the lower-cased bytes (or that have none)."""
-        present = {k for k in self._keywords if k in lowered}
+        return self._selected({k for k in self._keywords if k in lowered})
+
+    def rules_for_each(self, contents: Sequence[bytes]) -> list[list[Rule]]:
+        """`rules_for` of each of many (not lower-cased) contents, searching them joined.
+
+        Most contents of a git history hold no keyword at all, so what counts is the speed of
+        looking for each keyword in many small contents: one search of the joined buffer per
+        keyword, with `regex` releasing the GIL, lets this run in parallel threads. NUL
+        separators keep a keyword from matching across two contents (keywords are printable).
+        """
+        joined = b"\0".join(contents).lower()
+        starts = []
+        offset = 0
+        for content in contents:
+            starts.append(offset)
+            offset += len(content) + 1
+        present: dict[int, set[bytes]] = {}
+        for keyword, pattern in self._keyword_patterns:
+            match = pattern.search(joined, concurrent=True)
+            while match is not None:
+                index = bisect.bisect_right(starts, match.start()) - 1
+                present.setdefault(index, set()).add(keyword)
+                if index + 1 == len(starts):
+                    break
+                # One hit per content is enough: go on from the next content.
+                match = pattern.search(joined, starts[index + 1], concurrent=True)
+        return [self._selected(present.get(i, set())) for i in range(len(contents))]
+
+    def _selected(self, present: set[bytes]) -> list[Rule]:
         if not present:
             return list(self._always)
         return [r for r in self.rules if not r.keywords or any(k in present for k in r.keywords)]
