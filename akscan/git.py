@@ -142,6 +142,7 @@ class Process:
             raise AkscanError(f"cannot run git: {exc.strerror or exc}") from None
         assert self._proc.stdout is not None
         self.stdout: IO[bytes] = self._proc.stdout
+        _widen_pipe(self.stdout)
         self._feeder = None
         if feed is not None:
             self._feeder = threading.Thread(target=self._write, args=(feed,), daemon=True)
@@ -191,6 +192,20 @@ class Process:
             self.close()
         else:
             self.kill()
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """Let git write up to a megabyte ahead of the reader (Linux; the default is 64 KiB).
+
+    While akscan works through one batch of blobs, git can go on producing the next instead of
+    blocking on a full pipe, so the two overlap rather than take turns.
+    """
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), _READ_SIZE)
+    except (ImportError, OSError):
+        pass  # not Linux, or above /proc/sys/fs/pipe-max-size: the default still works
 
 
 def nul_fields(stream: IO[bytes]) -> Iterator[bytes]:
