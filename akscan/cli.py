@@ -23,6 +23,9 @@ examples:
   akscan scan                      scan the current directory (honours .gitignore)
   akscan scan src/ config/app.yml  scan some directories and files
   akscan scan --format json -o findings.json
+  akscan history                   every commit of the repository here, all refs
+  akscan staged                    what 'git commit' would record (a pre-commit hook)
+  akscan baseline                  accept today's findings; later scans report only new ones
 """
 
 _EPILOG = """\
