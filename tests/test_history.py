@@ -323,6 +323,9 @@ def test_ranges_since_and_branch_limit_the_commits(
     assert sha(old_secret) in secrets(str(repo.path), "--branch", "main")
     monkeypatch.chdir(repo.path)  # REPO defaults to the current directory
     assert secrets("main..feature") == secrets(str(repo.path), "main..feature")
+    (repo.path.parent / "elsewhere").mkdir()
+    monkeypatch.chdir(repo.path.parent / "elsewhere")  # a relative REPO that contains '..'
+    assert secrets("../repo", "main..feature") == secrets(str(repo.path), "main..feature")
 
 
 def test_option_like_revision_is_refused(repo: Repo, capsys: pytest.CaptureFixture[str]) -> None:

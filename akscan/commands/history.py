@@ -134,7 +134,9 @@ def split_targets(targets: Sequence[str]) -> tuple[str, list[str]]:
     repo: str | None = None
     ranges: list[str] = []
     for target in targets:
-        if ".." in target or target.startswith("^"):
+        if repo is None and not ranges and os.path.isdir(target):
+            repo = target  # even '../project', which also looks like a range
+        elif ".." in target or target.startswith("^"):
             ranges.append(target)
         elif repo is None:
             repo = target
