@@ -87,7 +87,8 @@ class Repo:
         env.update(GIT_AUTHOR_NAME=author, GIT_AUTHOR_EMAIL=email, GIT_AUTHOR_DATE=date,
                    GIT_COMMITTER_NAME=author, GIT_COMMITTER_EMAIL=email,
                    GIT_COMMITTER_DATE=date, GIT_CONFIG_NOSYSTEM="1",
-                   HOME=str(self.path.parent))
+                   # no personal git settings; HOME stays, for pip's configuration
+                   GIT_CONFIG_GLOBAL=os.devnull)
         return env
 
     def git(self, *args: str, author: str = "Alice Example", stdin: bytes | None = None) -> str:

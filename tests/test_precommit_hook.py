@@ -7,6 +7,7 @@ virtualenv (once per module, in a temporary PRE_COMMIT_HOME), and real `git comm
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -84,9 +85,10 @@ def _count(project: Repo) -> int:
     return int(project.git("rev-list", "--count", "HEAD"))
 
 
-def test_hook_manifest_is_valid() -> None:
+def test_hook_manifest_is_valid(home: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pre_commit", "validate-manifest",
-                           str(ROOT / ".pre-commit-hooks.yaml")], capture_output=True, text=True)
+                           str(ROOT / ".pre-commit-hooks.yaml")], capture_output=True, text=True,
+                          env={**os.environ, "PRE_COMMIT_HOME": str(home)})
     assert done.returncode == 0, done.stdout + done.stderr
 
 
