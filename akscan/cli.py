@@ -25,6 +25,9 @@ examples:
   akscan scan src/ config/app.yml  scan some directories and files
   akscan scan --format json -o findings.json
   akscan scan --format sarif -o akscan.sarif   for GitHub code scanning
+  akscan history                   every commit of the repository here, all refs
+  akscan staged                    what 'git commit' would record (a pre-commit hook)
+  akscan baseline                  accept today's findings; later scans report only new ones
 """
 
 _EPILOG = """\
@@ -45,7 +48,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from akscan.commands import scan
+    from akscan.commands import baseline, history, scan, staged
 
     parser = _Parser(
         prog="akscan", description=_DESCRIPTION, epilog=_EPILOG,
@@ -54,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"akscan {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     scan.add_parser(commands)
+    history.add_parser(commands)
+    staged.add_parser(commands)
+    baseline.add_parser(commands)
     return parser
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass, field
 
@@ -77,6 +78,15 @@ class Finding:
     def ref(self) -> PartnerRef:
         return PartnerRef(self.rule_id, self.kind, self.path, self.line, self.column,
                           self.secret_sha256)
+
+    def moved_to(
+        self, path: str, origin: tuple[tuple[str, str], ...] | None = None
+    ) -> Finding:
+        """The same finding in the same content at another path (a blob seen at several paths
+        or commits); partners in the same content move with it."""
+        partners = tuple(dataclasses.replace(p, path=path) for p in self.paired_with)
+        return dataclasses.replace(self, path=path, paired_with=partners,
+                                   origin=self.origin if origin is None else origin)
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.path, self.line, self.column, self.rule_id)

@@ -1,7 +1,9 @@
-"""Scan files and directories: the file source feeding the engine, in parallel processes.
+"""Scan bytes with the engine: files and directories, and streams of contents (git blobs).
 
-Most of a file's scan holds the GIL (prefilter, decoding, filters), so threads gave no speed-up;
-worker processes each get a copy of the engine once and take files in batches.
+Files: most of a file's scan holds the GIL (prefilter, decoding, filters), so threads gave no
+speed-up; worker processes each get a copy of the engine once and take files in batches.
+Streams: contents arrive from one git process in the parent, so they are scanned in threads
+with an engine that releases the GIL while matching.
 """
 
 from __future__ import annotations
@@ -9,14 +11,16 @@ from __future__ import annotations
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pathspec
 
 from akscan.detect.engine import Engine
 from akscan.model import Finding, Fragment
+from akscan.rules import Rule
 from akscan.sources.decode import BinaryContent, decode, needs_decoding_first
 from akscan.sources.files import FileItem, WalkStats, display_path, walk
 
@@ -44,7 +48,9 @@ class ScanOptions:
 
 
 @dataclass
-class _FileResult:
+class ContentResult:
+    """What scanning one file's (or blob's) bytes gave."""
+
     findings: list[Finding]
     scanned_bytes: int = 0
     binary: bool = False
@@ -63,7 +69,7 @@ def scan_paths(
     items = list(_items(paths, options, walk_stats, stats.notes))
     findings: list[Finding] = []
 
-    def handle(result: _FileResult) -> None:
+    def handle(result: ContentResult) -> None:
         findings.extend(result.findings)
         stats.errors.extend(result.errors)
         if result.binary:
@@ -109,7 +115,7 @@ def _start_worker(engine: Engine, max_file_size: int) -> None:
     _worker = (engine, max_file_size)
 
 
-def _scan_in_worker(item: FileItem) -> _FileResult:
+def _scan_in_worker(item: FileItem) -> ContentResult:
     assert _worker is not None, "worker used before _start_worker"
     return scan_file(item, *_worker)
 
@@ -154,28 +160,93 @@ def _items(
             yield FileItem(path, shown, st.st_size)
 
 
-def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> _FileResult:
+def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResult:
     if item.size > max_file_size:
-        return _FileResult([], too_large=True, errors=[
+        return ContentResult([], too_large=True, errors=[
             f"{item.display}: {item.size} bytes is over the size limit of {max_file_size} "
             "bytes; not scanned (raise --max-file-size to include it)"])
     try:
         with open(item.fs_path, "rb") as handle:
             data = handle.read(max_file_size + 1)
     except OSError as exc:
-        return _FileResult([], errors=[f"{item.display}: cannot read: {exc.strerror or exc}"])
+        return ContentResult([], errors=[f"{item.display}: cannot read: {exc.strerror or exc}"])
     if len(data) > max_file_size:  # grew since it was listed
-        return _FileResult([], too_large=True, errors=[
+        return ContentResult([], too_large=True, errors=[
             f"{item.display}: over the size limit of {max_file_size} bytes; not scanned"])
-    rules = None
-    if not needs_decoding_first(data):
+    return scan_bytes(data, item.display, engine)
+
+
+def scan_bytes(data: bytes, display: str, engine: Engine,
+               origin: tuple[tuple[str, str], ...] = (),
+               rules: Sequence[Rule] | None = None) -> ContentResult:
+    """Scan the bytes of one file; `display` names it in findings and warnings. `rules` is the
+    keyword prefilter's verdict when the caller has already run it on these bytes."""
+    if rules is None and not needs_decoding_first(data):
         # Most files hold no keyword at all; deciding on the raw bytes skips decoding them.
         rules = engine.rules_for(data.lower())
-        if not rules:
-            return _FileResult([], scanned_bytes=len(data))
+    if rules is not None and not rules:
+        return ContentResult([], scanned_bytes=len(data))
     try:
         text = decode(data)
     except BinaryContent:
-        return _FileResult([], binary=True)
-    result = engine.scan(Fragment(item.display, text), rules)
-    return _FileResult(result.findings, scanned_bytes=len(data), errors=result.warnings)
+        return ContentResult([], binary=True)
+    result = engine.scan(Fragment(display, text, origin), rules)
+    return ContentResult(result.findings, scanned_bytes=len(data), errors=result.warnings)
+
+
+# Contents gathered for one keyword prefilter pass (see Engine.rules_for_each).
+_BATCH_BYTES = 1 << 20
+
+
+def scan_stream(
+    contents: Iterable[tuple[str, bytes]], engine: Engine, jobs: int,
+    label: Callable[[str], str], handle: Callable[[str, ContentResult], None],
+) -> None:
+    """Scan (key, bytes) items as they arrive; `handle` gets every result, not in order.
+
+    Items are gathered into batches of about a megabyte; each batch is prefiltered by keyword
+    as a whole (most contents of a git history hold none) and its remaining items scanned, one
+    batch per thread, so that the thread reading `contents` only reads.
+    """
+
+    def scan_batch(batch: list[tuple[str, bytes]]) -> list[tuple[str, ContentResult]]:
+        plain = [(key, data) for key, data in batch if not needs_decoding_first(data)]
+        verdicts = engine.rules_for_each([data for _, data in plain]) if plain else []
+        out = [
+            (key, scan_bytes(data, label(key), engine, rules=rules) if rules
+             else ContentResult([], scanned_bytes=len(data)))
+            for (key, data), rules in zip(plain, verdicts)
+        ]
+        if len(plain) < len(batch):  # UTF-16 or binary: decoded before deciding
+            out.extend((key, scan_bytes(data, label(key), engine))
+                       for key, data in batch if needs_decoding_first(data))
+        return out
+
+    def batches() -> Iterator[list[tuple[str, bytes]]]:
+        batch: list[tuple[str, bytes]] = []
+        size = 0
+        for key, data in contents:
+            batch.append((key, data))
+            size += len(data)
+            if size >= _BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    if jobs <= 1:
+        for batch in batches():
+            for key, result in scan_batch(batch):
+                handle(key, result)
+        return
+    pending: deque[Future[list[tuple[str, ContentResult]]]] = deque()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for batch in batches():
+            pending.append(pool.submit(scan_batch, batch))
+            # Waiting on the oldest batch bounds how much content is held in memory at once.
+            while pending and (len(pending) > 2 * jobs or pending[0].done()):
+                for key, result in pending.popleft().result():
+                    handle(key, result)
+        while pending:
+            for key, result in pending.popleft().result():
+                handle(key, result)

@@ -7,7 +7,7 @@ import json
 import os
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:  # `from keys import ...` whatever the import mode
     sys.path.insert(0, str(TESTS_DIR))
 
+from gitrepo import Repo  # noqa: E402
 from helpers import CliResult, RunCli, ScanJson  # noqa: E402
 
 
@@ -120,3 +121,21 @@ def validate() -> Callable[[Any], None]:
         assert not errors, [f"{list(e.absolute_path)}: {e.message}" for e in errors[:5]]
 
     return check
+
+
+_LOCATING = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
+             "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE")
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_git_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests run akscan in-process; a hook's GIT_DIR must not point it at another repository."""
+    for name in _LOCATING:
+        monkeypatch.delenv(name, raising=False)
+    for name in [k for k in os.environ if k.startswith("PRE_COMMIT")]:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Repo]:
+    yield Repo(tmp_path / "repo")

@@ -7,10 +7,11 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from akscan import __version__
+from akscan import __version__, baseline
 from akscan.allowlist import AllowlistFilter
 from akscan.config import Config, find_config, load_config, parse_size
 from akscan.detect.engine import Engine
@@ -21,6 +22,14 @@ from akscan.rules import Rule, builtin_rules_dir, load_rules, merge_rules
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
+    add_output_options(parser)
+    det = add_detection_options(parser)
+    det.add_argument("--baseline", metavar="FILE",
+                     help="report only findings not in this baseline (default: "
+                          f"{baseline.DEFAULT_NAME} where the settings file is looked for)")
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("-f", "--format", choices=FORMATS, default="text",
                      help="report format (default: text)")
@@ -38,6 +47,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
     out.add_argument("-v", "--verbose", action="store_true",
                      help="also explain every skipped file on standard error")
+
+
+def add_detection_options(parser: argparse.ArgumentParser) -> Any:
+    """The detection options; returns their group so a command can add to it."""
     det = parser.add_argument_group("detection")
     det.add_argument("-c", "--config", metavar="FILE",
                      help="settings file (default: .akscan.toml or pyproject.toml [tool.akscan])")
@@ -47,6 +60,7 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                      help="turn off a rule by id (repeatable)")
     det.add_argument("--regex-timeout", metavar="SECONDS", type=float,
                      help="give up on one rule in one file after this long (default: 10)")
+    return det
 
 
 def settings(args: argparse.Namespace, places: Sequence[Path]) -> Config:
@@ -59,14 +73,46 @@ def settings(args: argparse.Namespace, places: Sequence[Path]) -> Config:
     return load_config(found) if found else Config()
 
 
-def build_engine(args: argparse.Namespace, config: Config) -> Engine:
+def load_baseline(
+    args: argparse.Namespace, places: Sequence[Path]
+) -> frozenset[baseline.Fingerprint] | None:
+    """`--baseline FILE`, else a baseline file found in `places`, else None."""
+    if args.baseline:
+        return baseline.load(Path(args.baseline))
+    for place in places:
+        candidate = place / baseline.DEFAULT_NAME
+        if candidate.is_file():
+            return baseline.load(candidate)
+    return None
+
+
+def build_engine(args: argparse.Namespace, config: Config, concurrent: bool = False) -> Engine:
     builtin = load_rules([builtin_rules_dir()])
     extra = load_rules([*config.rules, *(Path(p) for p in args.rules)])
     rules = merge_rules(builtin, extra, [*config.disable, *args.disable])
     timeout = args.regex_timeout if args.regex_timeout is not None else config.regex_timeout
     if timeout <= 0:
         raise AkscanError("--regex-timeout must be more than 0 seconds")
-    return Engine(rules, timeout=timeout)
+    return Engine(rules, timeout=timeout, concurrent=concurrent)
+
+
+@dataclass
+class Outcome:
+    """What a scan found and what it could not do, before the allowlist, baseline and report."""
+
+    findings: list[Finding]
+    errors: list[str]
+    notes: list[str]
+    summary: str
+    rules: tuple[Rule, ...] = ()  # every rule that ran, for reports that describe them (SARIF)
+    base_dir: str | None = None  # the directory finding paths are relative to
+
+
+def jobs_setting(args: argparse.Namespace, config: Config) -> int:
+    jobs = args.jobs if args.jobs is not None else config.jobs
+    if jobs < 1:
+        raise AkscanError("--jobs must be at least 1")
+    return int(jobs)
 
 
 def size_option(text: str) -> int:
@@ -78,13 +124,16 @@ def size_option(text: str) -> int:
 
 def finish(
     args: argparse.Namespace, config: Config, findings: Sequence[Finding], errors: Sequence[str],
-    notes: Sequence[str], summary: str, *, rules: Sequence[Rule] = (), base_dir: str | None = None,
+    notes: Sequence[str], summary: str,
+    known: frozenset[baseline.Fingerprint] | None = None,
+    *, rules: Sequence[Rule] = (), base_dir: str | None = None,
 ) -> int:
-    """Apply the allowlist, write the report, print errors and the summary; the exit code.
-
-    `rules` are all the rules that ran; `base_dir` is the directory finding paths are relative to.
-    """
+    """Apply the allowlist and baseline, write the report, print errors and the summary; the
+    exit code. `rules` are all the rules that ran; `base_dir` is the directory finding paths are
+    relative to."""
     findings = AllowlistFilter(config.allowlist).apply(findings)
+    if known:
+        findings = baseline.apply(findings, known)
     active = [f for f in findings if not f.suppressed]
     shown = findings if args.include_suppressed else active
     _write_report(args, shown, ReportContext(

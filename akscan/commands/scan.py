@@ -7,7 +7,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from akscan.commands.common import add_common_options, build_engine, finish, settings, size_option
+from akscan.commands.common import (
+    Outcome,
+    add_common_options,
+    build_engine,
+    finish,
+    jobs_setting,
+    load_baseline,
+    settings,
+    size_option,
+)
+from akscan.config import Config
 from akscan.errors import AkscanError
 from akscan.scan import ScanOptions, report_base, scan_paths
 
@@ -20,6 +30,12 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", default=["."],
                         help="files or directories to scan (default: .)")
+    add_file_options(parser)
+    add_common_options(parser)
+    parser.set_defaults(run=run)
+
+
+def add_file_options(parser: argparse.ArgumentParser) -> None:
     files = parser.add_argument_group("files")
     files.add_argument("--exclude", metavar="GLOB", action="append", default=[],
                        help="skip paths matching this gitignore-style pattern (repeatable)")
@@ -29,25 +45,34 @@ def add_parser(commands: Any) -> None:
                        help="report larger files as not scanned (default: 50MB; e.g. 10MB, 512k)")
     files.add_argument("-j", "--jobs", metavar="N", type=int,
                        help="files to scan in parallel (default: number of CPUs)")
-    add_common_options(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    for path in args.paths:
+    places = places_for(args.paths)
+    config = settings(args, places)
+    known = load_baseline(args, places)
+    outcome = collect(args, config)
+    return finish(args, config, outcome.findings, outcome.errors, outcome.notes, outcome.summary,
+                  known, rules=outcome.rules, base_dir=outcome.base_dir)
+
+
+def places_for(paths: list[str]) -> list[Path]:
+    """Where settings and a baseline are looked for: the first path's directory, then `.`."""
+    for path in paths:
         if not os.path.lexists(path):
             raise AkscanError(f"{path}: no such file or directory")
-    first = Path(args.paths[0])
-    config = settings(args, [first if first.is_dir() else first.parent, Path.cwd()])
-    jobs = args.jobs if args.jobs is not None else config.jobs
-    if jobs < 1:
-        raise AkscanError("--jobs must be at least 1")
+    first = Path(paths[0])
+    return [first if first.is_dir() else first.parent, Path.cwd()]
+
+
+def collect(args: argparse.Namespace, config: Config) -> Outcome:
+    """Scan `args.paths` with the file options in `args`."""
     engine = build_engine(args, config)
     options = ScanOptions(
         excludes=[*config.exclude, *args.exclude],
         gitignore=config.gitignore and not args.no_gitignore,
         max_file_size=args.max_file_size or config.max_file_size,
-        jobs=jobs,
+        jobs=jobs_setting(args, config),
     )
     findings, stats = scan_paths(args.paths, engine, options)
     megabytes = stats.bytes_scanned / 1e6
@@ -58,5 +83,5 @@ def run(args: argparse.Namespace) -> int:
         summary += f"; {stats.ignored} ignored"
     if stats.symlinks_outside:
         summary += f"; {stats.symlinks_outside} symlinks out of the root not followed"
-    return finish(args, config, findings, stats.errors, stats.notes, summary,
-                  rules=engine.rules, base_dir=report_base(args.paths))
+    return Outcome(findings, stats.errors, stats.notes, summary, engine.rules,
+                   report_base(args.paths))

@@ -38,9 +38,15 @@ class _Candidate:
 
 
 class Engine:
-    def __init__(self, rules: Sequence[Rule], timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        concurrent: bool = False,
+    ) -> None:
         self.rules = tuple(rules)
         self.timeout = timeout
+        # Let `regex` release the GIL while matching: for callers that scan in threads (git
+        # history). It costs CPU on a single thread, so it is off by default.
+        self.concurrent = concurrent
         self._prepare()
 
     def _prepare(self) -> None:
@@ -57,11 +63,12 @@ class Engine:
 
     def __getstate__(self) -> dict[str, object]:
         # Worker processes get rules and timeout; the automaton (not picklable) is rebuilt there.
-        return {"rules": self.rules, "timeout": self.timeout}
+        return {"rules": self.rules, "timeout": self.timeout, "concurrent": self.concurrent}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.rules = state["rules"]  # type: ignore[assignment]
         self.timeout = state["timeout"]  # type: ignore[assignment]
+        self.concurrent = state["concurrent"]  # type: ignore[assignment]
         self._prepare()
 
     def rules_for(self, lowered: bytes) -> list[Rule]:
@@ -70,6 +77,30 @@ class Engine:
             return list(self._always)
         hits = {i for i, _, _ in self._automaton.find_matches_as_indexes(lowered,
                                                                           overlapping=True)}
+        return self._selected(hits)
+
+    def rules_for_each(self, contents: Sequence[bytes]) -> list[list[Rule]]:
+        """`rules_for` of each of many (not lower-cased) contents, searching them joined.
+
+        Most blobs of a git history hold no keyword at all: one search of the joined batch costs
+        far less than one per blob. NUL separators keep a keyword (printable) from matching
+        across two contents.
+        """
+        if self._automaton is None:
+            return [list(self._always) for _ in contents]
+        joined = b"\0".join(contents).lower()
+        starts = []
+        offset = 0
+        for content in contents:
+            starts.append(offset)
+            offset += len(content) + 1
+        present: dict[int, set[int]] = {}
+        for index, start, _ in self._automaton.find_matches_as_indexes(joined, overlapping=True):
+            present.setdefault(bisect.bisect_right(starts, start) - 1, set()).add(index)
+        return [self._selected(present.get(i, set())) for i in range(len(contents))]
+
+    def _selected(self, hits: set[int]) -> list[Rule]:
+        """The rules woken by the keywords of these indexes, and those without keywords."""
         if not hits:
             return list(self._always)
         wanted = {id(r) for i in hits for r in self._woken[i]}
@@ -133,7 +164,8 @@ class Engine:
         try:
             for start, end in windows:
                 for match in rule.pattern.finditer(fragment.text, start, end,
-                                                   timeout=self.timeout):
+                                                   timeout=self.timeout,
+                                                   concurrent=self.concurrent):
                     candidate = _candidate(rule, match)
                     if candidate is None:
                         continue

@@ -1,0 +1,76 @@
+"""`akscan baseline [PATH... | --history [REPO] [A..B]]`: record today's findings as accepted.
+
+Adopting akscan on an old repository is one command: the baseline is written where every later
+command looks for it, so from then on only new credentials are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from akscan.commands.common import add_detection_options, settings
+
+
+def add_parser(commands: Any) -> None:
+    from akscan.baseline import DEFAULT_NAME
+
+    parser = commands.add_parser(
+        "baseline", help="record current findings so that later scans report only new ones",
+        description="Scan like 'akscan scan' (or 'akscan history' with --history) and write "
+                    "the findings as fingerprints (rule id, path, sha256 of the secret; never "
+                    f"the secret) to {DEFAULT_NAME}. Every scanning command reads that file "
+                    "from the repository root (or the scanned directory) and reports only what "
+                    "is not in it.",
+    )
+    parser.add_argument("targets", nargs="*", metavar="PATH | REPO A..B",
+                        help="files or directories (default: .); with --history, the repository "
+                             "and revision ranges")
+    parser.add_argument("-o", "--output", metavar="FILE", default=DEFAULT_NAME,
+                        help=f"where to write the baseline (default: {DEFAULT_NAME})")
+    parser.add_argument("--history", action="store_true",
+                        help="record what is in the git history instead of the files")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also explain every skipped file on standard error")
+    from akscan.commands.history import add_history_options
+    from akscan.commands.scan import add_file_options
+
+    add_file_options(parser)
+    add_history_options(parser, selection_only=True)
+    add_detection_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from akscan import baseline
+    from akscan.allowlist import AllowlistFilter
+    from akscan.commands import history, scan
+    from akscan.errors import AkscanError
+
+    if args.history:
+        repo, ranges = history.open_target(args.targets)
+        config = settings(args, history.places_for(repo))
+        outcome = history.collect(args, config, repo, history.revisions_for(args, ranges))
+    else:
+        args.paths = args.targets or ["."]
+        config = settings(args, scan.places_for(args.paths))
+        outcome = scan.collect(args, config)
+    findings = AllowlistFilter(config.allowlist).apply(outcome.findings)
+    kept = [f for f in findings if not f.suppressed]
+    try:
+        with open(args.output, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(baseline.render(kept))
+    except OSError as exc:
+        raise AkscanError(f"cannot write baseline to {args.output}: {exc.strerror}") from None
+    for message in outcome.errors:
+        print(f"akscan: warning: {message}", file=sys.stderr)
+    if args.verbose:
+        for message in outcome.notes:
+            print(f"akscan: note: {message}", file=sys.stderr)
+    if not args.quiet:
+        count = len({baseline.fingerprint(f) for f in kept})
+        print(f"akscan: wrote {count} fingerprint(s) of {len(kept)} finding(s) to {args.output} "
+              f"({outcome.summary})", file=sys.stderr)
+    return 0

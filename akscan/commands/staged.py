@@ -1,0 +1,96 @@
+"""`akscan staged [FILE...]`: the staged version of files, for a pre-commit hook."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from akscan.commands.common import (
+    add_common_options,
+    build_engine,
+    finish,
+    load_baseline,
+    settings,
+    size_option,
+)
+from akscan.errors import AkscanError
+
+if TYPE_CHECKING:
+    from akscan.model import Finding
+
+ADVICE = """\
+akscan: commit blocked: the staged changes contain credentials (listed above). To fix it:
+  - remove the key from the file and stage the change again (git add);
+  - load it at run time instead: environment variables (ALIBABA_CLOUD_ACCESS_KEY_ID and
+    ALIBABA_CLOUD_ACCESS_KEY_SECRET), a credentials file (~/.alibabacloud/credentials), or on
+    ECS an instance RAM role;
+  - if the key was ever pushed or shared, disable and rotate it in the RAM console now:
+    removing it from the code does not take it back;
+  - if it is not a real credential, add an 'akscan:allow' comment on that line.
+"""
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "staged", help="scan the staged version of files (for a pre-commit hook)",
+        description="Scan what 'git commit' would record: the staged (index) version of the "
+                    "FILEs, or of every staged change when none are named. Changes not staged "
+                    "are ignored.",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE",
+                        help="files to scan (default: every staged change)")
+    parser.add_argument("--max-file-size", metavar="SIZE", type=size_option,
+                        help="report larger files as not scanned (default: 50MB)")
+    add_common_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from akscan import git
+    from akscan.scan import ContentResult, scan_stream
+    from akscan.sources.blobs import read_blobs
+    from akscan.sources.history import display
+    from akscan.sources.staged import staged_blobs
+
+    started = time.monotonic()
+    repo = git.open_repo(".")
+    if repo.toplevel is None:
+        raise AkscanError("akscan staged needs a work tree (this is a bare repository)")
+    places = [Path(repo.toplevel), Path.cwd()]
+    config = settings(args, places)
+    known = load_baseline(args, places)
+    engine = build_engine(args, config)
+    max_size = args.max_file_size or config.max_file_size
+    notes: list[str] = []
+    entries = staged_blobs(repo, args.files, notes)
+    paths: dict[str, list[str]] = {}
+    for path, oid in entries:
+        paths.setdefault(oid, []).append(display(path))
+    errors: list[str] = []
+    findings: list[Finding] = []
+    scanned = 0
+
+    def too_large(oid: str, size: int) -> None:
+        errors.extend(f"{p}: {size} bytes is over the size limit of {max_size} bytes; not "
+                      "scanned (raise max_file_size)" for p in paths[oid])
+
+    def handle(oid: str, result: ContentResult) -> None:
+        nonlocal scanned
+        scanned += len(paths[oid])
+        errors.extend(result.errors)
+        for path in paths[oid]:  # the same content staged at several paths
+            findings.extend(f.moved_to(path) for f in result.findings)
+
+    blobs = read_blobs(repo, list(paths), max_size, too_large, lambda oid: paths[oid][0])
+    scan_stream(blobs, engine, 1 if len(paths) < 8 else config.jobs, lambda oid: paths[oid][0],
+                handle)
+    summary = f"{scanned} staged files in {time.monotonic() - started:.2f}s"
+    code = finish(args, config, findings, errors, notes, summary, known, rules=engine.rules,
+                  base_dir=repo.toplevel)
+    if code == 1:
+        print(ADVICE, end="", file=sys.stderr)
+    return code
+

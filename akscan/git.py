@@ -1,0 +1,254 @@
+"""The one place akscan runs git: a thin subprocess wrapper with typed errors.
+
+Output that carries paths is always requested NUL-terminated (`-z`), so odd file names need no
+unquoting. Long-running plumbing (`git log`, `git cat-file --batch`) is streamed: ids are written
+from a thread while the caller reads, so neither side can fill a pipe and wait for the other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+from akscan.errors import AkscanError
+
+# Variables that point git at a repository. A hook exports them (GIT_DIR=.git, GIT_INDEX_FILE),
+# so they are dropped when the user names another repository explicitly.
+_LOCATING_VARIABLES = (
+    "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX",
+)
+# Settings that would change the output akscan parses.
+_FIXED_CONFIG = ("-c", "log.showSignature=false", "-c", "core.quotePath=false")
+_READ_SIZE = 1 << 20
+
+
+class GitError(AkscanError):
+    """git failed; carries the command, its exit code and its standard error."""
+
+    def __init__(
+        self, command: Sequence[str], returncode: int, stderr: str, message: str | None = None
+    ) -> None:
+        self.command = tuple(command)
+        self.returncode = returncode
+        self.stderr = stderr
+        if message is None:
+            message = f"git {_subcommand(command)} failed (exit {returncode}): {_reason(stderr)}"
+        super().__init__(message)
+
+
+def _subcommand(command: Sequence[str]) -> str:
+    args = iter(command[1:])
+    for arg in args:
+        if arg == "-c":
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return ""
+
+
+def _reason(stderr: str) -> str:
+    """The line of git's standard error that says what went wrong (its last `fatal:`)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    fatal = [line for line in lines if line.startswith("fatal:")]
+    return (fatal or lines or ["no message"])[-1]
+
+
+def is_null(oid: str) -> bool:
+    """The all-zero id git uses for 'no object' (sha1 or sha256)."""
+    return not oid.strip("0")
+
+
+@dataclass(frozen=True)
+class Repo:
+    """Where to run git, and what kind of repository it found there."""
+
+    cwd: str
+    toplevel: str | None  # the work tree's root; None for a bare repository
+    shallow: bool
+    env: Mapping[str, str] | None = None  # None: inherit ours
+
+    @property
+    def bare(self) -> bool:
+        return self.toplevel is None
+
+
+def open_repo(path: str, explicit: bool = False) -> Repo:
+    """The repository at `path`; AkscanError (one line) when there is none."""
+    if not os.path.isdir(path):
+        raise AkscanError(f"{path}: no such directory")
+    env = _isolated_env() if explicit else None
+    args = ["rev-parse", "--is-bare-repository", "--is-shallow-repository"]
+    try:
+        bare, shallow = run(path, args, env=env).decode().split()
+    except GitError as exc:
+        if "not a git repository" in exc.stderr:
+            raise AkscanError(f"{path}: not a git repository") from None
+        raise
+    toplevel = None
+    if bare != "true":
+        try:
+            toplevel = run(path, ["rev-parse", "--show-toplevel"], env=env).decode().rstrip("\n")
+        except GitError:
+            toplevel = None  # inside .git: a repository without a work tree from here
+    return Repo(path, toplevel, shallow == "true", env)
+
+
+def _isolated_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in _LOCATING_VARIABLES}
+
+
+def _command(args: Sequence[str]) -> list[str]:
+    return ["git", *_FIXED_CONFIG, *args]
+
+
+def run(cwd: str, args: Sequence[str], env: Mapping[str, str] | None = None,
+        stdin: bytes | None = None) -> bytes:
+    """Run git to completion; its standard output, or GitError."""
+    command = _command(args)
+    try:
+        done = subprocess.run(command, cwd=cwd, env=env, input=stdin, capture_output=True,
+                              check=False)
+    except OSError as exc:
+        raise AkscanError(f"cannot run git: {exc.strerror or exc}") from None
+    if done.returncode != 0:
+        raise GitError(command, done.returncode, done.stderr.decode("utf-8", "replace"))
+    return done.stdout
+
+
+class Process:
+    """A running git whose output is read as it comes; optionally fed lines from a thread."""
+
+    def __init__(self, repo: Repo, args: Sequence[str],
+                 feed: Iterable[bytes] | None = None) -> None:
+        self.command = _command(args)
+        # A file, so git can never block on a full stderr pipe; closed by close() or kill().
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self._feed_error: BaseException | None = None
+        try:
+            self._proc = subprocess.Popen(
+                self.command, cwd=repo.cwd, env=repo.env, stdout=subprocess.PIPE,
+                stderr=self._stderr, stdin=subprocess.DEVNULL if feed is None else subprocess.PIPE,
+                bufsize=_READ_SIZE,
+            )
+        except OSError as exc:
+            self._stderr.close()
+            raise AkscanError(f"cannot run git: {exc.strerror or exc}") from None
+        assert self._proc.stdout is not None
+        self.stdout: IO[bytes] = self._proc.stdout
+        _widen_pipe(self.stdout)
+        self._feeder = None
+        if feed is not None:
+            self._feeder = threading.Thread(target=self._write, args=(feed,), daemon=True)
+            self._feeder.start()
+
+    def _write(self, lines: Iterable[bytes]) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            for line in lines:
+                stdin.write(line)
+        except BrokenPipeError:
+            pass  # git stopped reading; its exit status says why
+        except BaseException as exc:  # re-raised in the reading thread by close()
+            self._feed_error = exc
+            self._proc.kill()
+        finally:
+            with contextlib.suppress(OSError):  # flushing into a pipe git already closed
+                stdin.close()
+
+    def close(self) -> None:
+        """Wait for git; raise what went wrong in the feeding thread, or GitError."""
+        returncode = self._proc.wait()
+        if self._feeder is not None:
+            self._feeder.join()
+        self.stdout.close()
+        self._stderr.seek(0)
+        stderr = self._stderr.read().decode("utf-8", "replace")
+        self._stderr.close()
+        if self._feed_error is not None:
+            raise self._feed_error
+        if returncode != 0:
+            raise GitError(self.command, returncode, stderr)
+
+    def kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+        self.stdout.close()
+        self._stderr.close()
+
+    def __enter__(self) -> Process:
+        return self
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.kill()
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """Let git write up to a megabyte ahead of the reader (Linux; the default is 64 KiB).
+
+    While akscan works through one batch of blobs, git can go on producing the next instead of
+    blocking on a full pipe, so the two overlap rather than take turns.
+    """
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), _READ_SIZE)
+    except (ImportError, OSError):
+        pass  # not Linux, or above /proc/sys/fs/pipe-max-size: the default still works
+
+
+def nul_fields(stream: IO[bytes]) -> Iterator[bytes]:
+    """The NUL-terminated fields of a `-z` output, as they arrive."""
+    rest = b""
+    while True:
+        chunk = stream.read1(_READ_SIZE) if hasattr(stream, "read1") else stream.read(_READ_SIZE)
+        if not chunk:
+            break
+        fields = (rest + chunk).split(b"\0")
+        rest = fields.pop()
+        yield from fields
+    if rest:
+        yield rest
+
+
+def object_sizes(repo: Repo, oids: Iterable[str]) -> Iterator[tuple[str, str, int]]:
+    """(id, type, size) for each id, in order; type 'missing' (size -1) for absent objects."""
+    feed = (f"{oid}\n".encode("ascii") for oid in oids)
+    with Process(repo, ["cat-file", "--batch-check", "--buffer"], feed) as proc:
+        for line in proc.stdout:
+            parts = line.decode("ascii", "replace").split()
+            if len(parts) == 3:
+                yield parts[0], parts[1], int(parts[2])
+            elif parts:
+                yield parts[0], "missing", -1
+
+
+def object_contents(repo: Repo, oids: Iterable[str]) -> Iterator[tuple[str, bytes]]:
+    """(id, content) for each id, in order; GitError names an object that cannot be read."""
+    feed = (f"{oid}\n".encode("ascii") for oid in oids)
+    with Process(repo, ["cat-file", "--batch", "--buffer"], feed) as proc:
+        read, readline = proc.stdout.read, proc.stdout.readline
+        while True:
+            header = readline()
+            if not header:
+                break
+            parts = header.decode("ascii", "replace").split()
+            if len(parts) != 3:
+                raise GitError(proc.command, 0, "", f"git object {parts[0]} is missing: "
+                               "the repository is corrupt (see 'git fsck')")
+            size = int(parts[2])
+            data = read(size)
+            if len(data) != size or read(1) != b"\n":
+                break  # git died mid-object; close() reports why
+            yield parts[0], data
