@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from akscan import git
+from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.model import Finding
 from akscan.scan import ContentResult, scan_stream
@@ -37,7 +38,7 @@ class HistoryStats:
 
 @dataclass(frozen=True)
 class HistoryOptions:
-    max_file_size: int = 50 * 1024 * 1024
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = 1
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import pathspec
 
+from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.model import Finding, Fragment
 from akscan.rules import Rule
@@ -43,7 +44,7 @@ class ScanStats:
 class ScanOptions:
     excludes: Sequence[str] = ()
     gitignore: bool = True
-    max_file_size: int = 50 * 1024 * 1024
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = 1
 
 
