@@ -505,3 +505,39 @@ def test_a_scan_across_worker_processes_reports_what_one_process_does(
     assert parallel == serial
     assert {f["path"] for f in parallel} == set(keys)
     assert "520 files" in err
+
+
+def test_scanning_a_subdirectory_honours_the_work_trees_parent_gitignore(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    (tmp_path / ".git").mkdir()  # the work tree's root, as git marks it
+    write(tmp_path / ".gitignore", "*.local.env\nsrc/generated/\n")
+    write(tmp_path / "src" / "app.local.env", id_line(random_id()))
+    write(tmp_path / "src" / "generated" / "keys.env", id_line(random_id()))
+    kept = random_id()
+    write(tmp_path / "src" / "app.env", id_line(kept))
+    code, findings, err = scan_json(tmp_path / "src")
+    assert code == 1, err
+    assert [f["path"] for f in findings] == ["app.env"]
+
+
+def test_a_parent_gitignore_outside_any_work_tree_does_not_apply(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    write(tmp_path / ".gitignore", "*.env\n")
+    write(tmp_path / "src" / "app.env", id_line(random_id()))
+    code, findings, err = scan_json(tmp_path / "src")
+    assert code == 1, err
+    assert [f["path"] for f in findings] == ["app.env"]
+
+
+def test_a_nested_repository_root_stops_the_search_for_parent_gitignores(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    (tmp_path / ".git").mkdir()
+    write(tmp_path / ".gitignore", "*.env\n")
+    (tmp_path / "inner" / ".git").mkdir(parents=True)
+    write(tmp_path / "inner" / "app.env", id_line(random_id()))
+    code, findings, err = scan_json(tmp_path / "inner")
+    assert code == 1, err
+    assert [f["path"] for f in findings] == ["app.env"]

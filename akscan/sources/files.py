@@ -41,34 +41,61 @@ def display_path(path: str) -> str:
 
 
 class _Ignores:
-    """The .gitignore files met on the way down plus the user's excludes."""
+    """The user's excludes, and the .gitignore files that apply: those met on the way down, and
+    those of the scan root's parents up to the root of the git work tree holding it."""
 
     def __init__(self, excludes: Sequence[str]) -> None:
-        self._specs: list[tuple[str, pathspec.GitIgnoreSpec]] = []
-        if excludes:
-            self._specs.append(("", pathspec.GitIgnoreSpec.from_lines(excludes)))
+        self._excludes = pathspec.GitIgnoreSpec.from_lines(excludes) if excludes else None
+        # (directory relative to the scan root, path of the scan root relative to the
+        # .gitignore's directory for parents' files, the patterns), outermost first.
+        self._specs: list[tuple[str, str, pathspec.GitIgnoreSpec]] = []
+
+    def add_parents(self, real_root: str, stats: WalkStats) -> None:
+        parents = []
+        here = real_root
+        if os.path.exists(os.path.join(here, ".git")):
+            return  # the scan root is the work tree's root
+        while True:
+            parent = os.path.dirname(here)
+            if parent == here:
+                return  # not inside a git work tree: parents' .gitignore files do not apply
+            parents.append(parent)
+            if os.path.exists(os.path.join(parent, ".git")):
+                break
+            here = parent
+        for parent in reversed(parents):
+            path = os.path.join(parent, GITIGNORE)
+            if os.path.isfile(path):
+                prefix = os.path.relpath(real_root, parent).replace(os.sep, "/") + "/"
+                self._add("", prefix, path, stats)
 
     def add_gitignore(self, rel_dir: str, path: str, stats: WalkStats) -> None:
+        self._add(rel_dir, "", path, stats)
+
+    def _add(self, base: str, prefix: str, path: str, stats: WalkStats) -> None:
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
                 spec = pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
         except (OSError, ValueError) as exc:
             stats.errors.append(f"{display_path(path)}: cannot read .gitignore: {exc}")
             return
-        self._specs.append((rel_dir, spec))
+        self._specs.append((base, prefix, spec))
 
     def drop_below(self, rel_dir: str) -> None:
         """Forget the .gitignore files of directories the walk has left."""
-        self._specs = [(base, spec) for base, spec in self._specs
+        self._specs = [(base, prefix, spec) for base, prefix, spec in self._specs
                        if base == "" or rel_dir == base or rel_dir.startswith(base + "/")]
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
+        name = rel + "/" if is_dir else rel
+        if self._excludes is not None and self._excludes.match_file(name):
+            return True
         verdict = False
-        for base, spec in self._specs:
+        for base, prefix, spec in self._specs:
             if base and not rel.startswith(base + "/"):
                 continue
-            sub = rel[len(base) + 1:] if base else rel
-            result = spec.check_file(sub + "/" if is_dir else sub)
+            sub = name[len(base) + 1:] if base else name
+            result = spec.check_file(prefix + sub)
             if result.include is not None:
                 verdict = result.include
         return verdict
@@ -85,6 +112,8 @@ def walk(
     real_root = os.path.realpath(root)
     seen: set[tuple[int, int]] = set()
     ignores = _Ignores(excludes)
+    if use_gitignore:
+        ignores.add_parents(real_root, stats)
     yield from _walk_dir(root, "", real_root, ignores, use_gitignore, seen, stats, on_skip)
 
 
