@@ -22,11 +22,11 @@ from akscan.emulator import EmulatedKey, Emulator, signature
 
 pytest.importorskip("alibabacloud_sts20150401", reason="needs akscan[validate]")
 
-from alibabacloud_ram20150501 import models as ram_models  # noqa: E402
-from alibabacloud_ram20150501.client import Client as RamClient  # noqa: E402
-from alibabacloud_sts20150401.client import Client as StsClient  # noqa: E402
-from alibabacloud_tea_openapi.utils_models import Config  # noqa: E402
-from darabonba.runtime import RuntimeOptions  # noqa: E402
+from alibabacloud_ram20150501 import models as ram_models
+from alibabacloud_ram20150501.client import Client as RamClient
+from alibabacloud_sts20150401.client import Client as StsClient
+from alibabacloud_tea_openapi.utils_models import Config
+from darabonba.runtime import RuntimeOptions
 
 LIVE, DISABLED, NO_RAM, THROTTLED, BROKEN, UNAVAILABLE, SLOW = (new_key() for _ in range(7))
 

@@ -17,6 +17,7 @@ class _Handler(BaseHTTPRequestHandler):
     # Without it every keep-alive answer waits ~40 ms for the client's delayed ACK.
     disable_nagle_algorithm = True
     protocol_version = "HTTP/1.1"
+    timeout = 10  # seconds an idle keep-alive connection is kept, as servers do
     server: _Server
 
     def do_POST(self) -> None:  # the name http.server calls
