@@ -28,6 +28,7 @@ examples:
   akscan history                   every commit of the repository here, all refs
   akscan staged                    what 'git commit' would record (a pre-commit hook)
   akscan baseline                  accept today's findings; later scans report only new ones
+  akscan scan --validate           also ask Alibaba Cloud which found keys still work
 """
 
 _EPILOG = """\
@@ -35,6 +36,8 @@ exit codes:
   0  nothing found
   1  credentials found
   2  usage or runtime error, or files that could not be scanned (and nothing found)
+With --validate --fail-on live: 1 only for a live key; 0 when none is live; 2 also when a key
+could not be checked (no answer), since a live key cannot then be ruled out.
 
 Settings are read from .akscan.toml, or [tool.akscan] in pyproject.toml, in the scanned directory
 or the current one. Secrets are never printed in full unless --show-secrets is given.

@@ -19,6 +19,14 @@ ID_KINDS = frozenset({ACCESS_KEY_ID, STS_ACCESS_KEY_ID})
 SECRET_KINDS = frozenset({ACCESS_KEY_SECRET, STS_ACCESS_KEY_SECRET})
 
 SEVERITIES = ("low", "medium", "high", "critical")
+
+# What live validation (`--validate`, issue 7) concluded about a credential; see Validation.
+LIVE = "live"  # the pair authenticates
+INACTIVE = "inactive"  # the service knows the key and says it is disabled
+INVALID = "invalid"  # unknown ID, wrong secret, or an STS token that no longer works
+UNVERIFIABLE = "unverifiable"  # nothing to test it with: an ID without a secret, or the reverse
+UNKNOWN = "unknown"  # no answer: network error, timeout, throttled after retries, server error
+VALIDATION_STATUSES = (LIVE, INACTIVE, INVALID, UNVERIFIABLE, UNKNOWN)
 PRECISIONS = ("low", "medium", "high", "very-high")
 
 
@@ -50,6 +58,26 @@ class PartnerRef:
 
 
 @dataclass(frozen=True)
+class Validation:
+    """What Alibaba Cloud said about the credential pair a finding belongs to.
+
+    `reason` is one line for people; the other fields are what the service told us, None where
+    it did not (or the key may not ask). Dates are as the service wrote them (ISO 8601, UTC).
+    """
+
+    status: str  # one of VALIDATION_STATUSES
+    reason: str
+    account_id: str | None = None
+    arn: str | None = None
+    user_name: str | None = None
+    created: str | None = None
+    age_days: int | None = None
+    last_used: str | None = None
+    key_status: str | None = None  # "Active" or "Inactive", from RAM ListAccessKeys
+    flags: tuple[str, ...] = ()  # e.g. "older-than-90-days"; see akscan.validate.outcome
+
+
+@dataclass(frozen=True)
 class Finding:
     rule_id: str
     kind: str
@@ -66,6 +94,7 @@ class Finding:
     paired_with: tuple[PartnerRef, ...] = ()
     suppressed: str | None = None  # why it is suppressed, or None
     origin: tuple[tuple[str, str], ...] = ()
+    validation: Validation | None = None  # only with --validate
 
     @property
     def secret_sha256(self) -> str:

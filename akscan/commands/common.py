@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from akscan import __version__, baseline
+from akscan import __version__, baseline, validate
 from akscan.allowlist import AllowlistFilter
 from akscan.config import Config, find_config, load_config, parse_size
 from akscan.detect.engine import Engine
 from akscan.errors import AkscanError, ConfigError
-from akscan.model import Finding
+from akscan.model import ID_KINDS, LIVE, UNKNOWN, VALIDATION_STATUSES, Finding
 from akscan.report import FORMATS, ReportContext, reporters
 from akscan.rules import Rule, builtin_rules_dir, load_rules, merge_rules
 
@@ -27,6 +27,25 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     det.add_argument("--baseline", metavar="FILE",
                      help="report only findings not in this baseline (default: "
                           f"{baseline.DEFAULT_NAME} where the settings file is looked for)")
+    add_validation_options(parser)
+
+
+def add_validation_options(parser: argparse.ArgumentParser) -> None:
+    val = parser.add_argument_group("validation (sends each pair found to Alibaba Cloud)")
+    val.add_argument("--validate", action="store_true",
+                     help="ask Alibaba Cloud whether each AccessKey ID and secret found together "
+                          "works (one signed request per pair; the owner sees it in ActionTrail; "
+                          "needs akscan[validate])")
+    val.add_argument("--validate-endpoint", metavar="URL",
+                     help="send validation requests here instead of Alibaba's STS and RAM "
+                          "endpoints, e.g. http://127.0.0.1:PORT for the emulator (default: "
+                          f"${validate.options.ENDPOINT_ENV}, else https://sts.aliyuncs.com and "
+                          "https://ram.aliyuncs.com)")
+    val.add_argument("--validate-timeout", metavar="SECONDS", type=float, default=10.0,
+                     help="give up on an answer after this long (default: 10)")
+    val.add_argument("--fail-on", choices=("any", "live"), default="any",
+                     help="exit 1 when any credential is found (default), or only when a live "
+                          "one is (needs --validate)")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +83,9 @@ def add_detection_options(parser: argparse.ArgumentParser) -> Any:
 
 
 def settings(args: argparse.Namespace, places: Sequence[Path]) -> Config:
+    # Validation options are checked here, first, so that a mistake stops akscan before a scan.
+    if validate.from_args(args) is not None:
+        validate.require_sdk()
     if args.config:
         path = Path(args.config)
         if not path.is_file():
@@ -136,6 +158,12 @@ def finish(
         findings = baseline.apply(findings, known)
     active = [f for f in findings if not f.suppressed]
     shown = findings if args.include_suppressed else active
+    options = validate.from_args(args)
+    if options is not None:
+        # Suppressed findings are declared harmless: they are shown, never sent.
+        checked = dict(zip(map(id, active), validate.validate_findings(active, options)))
+        active = [checked[id(f)] for f in active]
+        shown = [checked.get(id(f), f) for f in shown]
     _write_report(args, shown, ReportContext(
         tool_version=__version__, show_secrets=args.show_secrets, rules=tuple(rules),
         command=args.command, sarif_category=args.sarif_category, base_dir=base_dir,
@@ -151,9 +179,32 @@ def finish(
         problems = f", {len(errors)} not scanned or incomplete" if errors else ""
         verdict = f"{len(active)} credential(s) found" if active else "no credentials found"
         print(f"akscan: {verdict}{extra}{problems} ({summary})", file=sys.stderr)
-    if active:
+        if options is not None:
+            print(f"akscan: {_validation_summary(active)}", file=sys.stderr)
+    return _exit_code(args, active, errors)
+
+
+def _exit_code(args: argparse.Namespace, active: Sequence[Finding], errors: Sequence[str]) -> int:
+    if args.fail_on == "live":
+        statuses = {f.validation.status for f in active if f.validation}
+        if LIVE in statuses:
+            return 1
+        if UNKNOWN in statuses:
+            print("akscan: warning: some credentials could not be validated, so --fail-on live "
+                  "cannot rule out a live key", file=sys.stderr)
+            return 2
+    elif active:
         return 1
     return 2 if errors else 0
+
+
+def _validation_summary(findings: Sequence[Finding]) -> str:
+    """`validated 3 AccessKey IDs: 1 live, 2 invalid`, each distinct ID counted once."""
+    verdicts = {f.secret_sha256: f.validation.status for f in findings
+                if f.validation and f.kind in ID_KINDS}
+    counts = [(s, sum(v == s for v in verdicts.values())) for s in VALIDATION_STATUSES]
+    parts = ", ".join(f"{n} {s}" for s, n in counts if n)
+    return f"validated {len(verdicts)} AccessKey ID(s){': ' + parts if parts else ''}"
 
 
 def _write_report(

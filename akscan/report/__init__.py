@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, TextIO
+from typing import TYPE_CHECKING, Any, Callable, TextIO
 
-from akscan.model import Finding
+from akscan.model import Finding, Validation
 
 if TYPE_CHECKING:
     from akscan.rules import Rule
@@ -24,6 +24,22 @@ class ReportContext:
     sarif_category: str | None = None
     # The directory finding paths are relative to (None: the current directory).
     base_dir: str | None = None
+
+
+def validation_to_dict(validation: Validation) -> dict[str, Any]:
+    """Every field, null where unknown, so consumers need not test for keys."""
+    return {
+        "status": validation.status,
+        "reason": validation.reason,
+        "account_id": validation.account_id,
+        "arn": validation.arn,
+        "user_name": validation.user_name,
+        "created": validation.created,
+        "age_days": validation.age_days,
+        "last_used": validation.last_used,
+        "key_status": validation.key_status,
+        "flags": list(validation.flags),
+    }
 
 
 Reporter = Callable[[TextIO, Sequence[Finding], ReportContext], None]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from akscan.model import Finding, PartnerRef
-from akscan.report import ReportContext
+from akscan.report import ReportContext, validation_to_dict
 
 FORMAT_VERSION = 1
 
@@ -32,6 +32,7 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "paired_with": [_partner(p) for p in finding.paired_with],
         "remediation": finding.remediation,
         "suppressed": finding.suppressed,
+        "validation": validation_to_dict(finding.validation) if finding.validation else None,
     }
     data.update(dict(finding.origin))
     if show_secrets:

@@ -22,8 +22,8 @@ from typing import TextIO
 import sarif_om as om
 
 from akscan.detect.filters import is_inline_reason
-from akscan.model import SEVERITIES, Finding
-from akscan.report import ReportContext
+from akscan.model import LIVE, SEVERITIES, Finding
+from akscan.report import ReportContext, validation_to_dict
 from akscan.report.sarif_help import HELP
 from akscan.report.sarif_json import to_data
 from akscan.report.sarif_paths import SRCROOT, SourcePaths
@@ -44,6 +44,8 @@ SEVERITY = {
     "medium": ("warning", "5.5"),
     "low": ("note", "3.0"),
 }
+# A key that --validate showed to work, whatever its rule's severity.
+LIVE_LEVEL, LIVE_SECURITY_SEVERITY = "error", "10.0"
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,12 @@ def _result(
         for n, p in enumerate(partners, 1)
     ]
     level, _ = SEVERITY[finding.severity]
+    extra: dict[str, object] = {}
+    if finding.validation:
+        extra["validation"] = validation_to_dict(finding.validation)
+        if finding.validation.status == LIVE:
+            # GitHub ranks alerts by the rule's security-severity; this one is for other readers.
+            level, extra["security-severity"] = LIVE_LEVEL, LIVE_SECURITY_SEVERITY
     return om.Result(
         rule_id=finding.rule_id,
         rule_index=rule_index,
@@ -212,6 +220,7 @@ def _result(
             "severity": finding.severity,
             "redacted": finding.redacted,
             "secretSha256": finding.secret_sha256,
+            **extra,
         },
         suppressions=_suppressions(finding),
     )
@@ -226,6 +235,13 @@ def _message(finding: Finding, paths: SourcePaths) -> str:
     origin = dict(finding.origin)
     if "commit" in origin:
         text += f"; in commit {origin['commit']}"
+    validation = finding.validation
+    if validation and validation.status == LIVE:
+        who = f" as {validation.arn}" if validation.arn else ""
+        return (f"{text}. LIVE: this key works{who} (checked with --validate). Disable and "
+                "rotate it now, then find out what it was used for.")
+    if validation:
+        text += f"; validation: {validation.status}"
     return f"{text}."
 
 

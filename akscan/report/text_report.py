@@ -9,6 +9,7 @@ from akscan.model import Finding
 from akscan.report import ReportContext
 
 _SEVERITY_COLOUR = {"critical": "1;31", "high": "31", "medium": "33", "low": "36"}
+_STATUS_COLOUR = {"live": "1;31", "inactive": "33", "unknown": "35"}
 
 
 def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -> None:
@@ -30,4 +31,8 @@ def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -
         if finding.suppressed:
             detail += f"; suppressed ({finding.suppressed})"
         stream.write(f"    {detail}\n")
+        if finding.validation:
+            status = finding.validation.status
+            label = paint(_STATUS_COLOUR.get(status, "0"), status.upper())
+            stream.write(f"    {paint('2', 'validation:')} {label}: {finding.validation.reason}\n")
         stream.write(f"    {paint('2', 'fix:')} {finding.remediation}\n")

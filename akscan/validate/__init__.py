@@ -1,0 +1,66 @@
+"""Ask Alibaba Cloud whether found credential pairs work (`--validate`, issue 7).
+
+Off unless asked: validating is itself an authenticated call that the key's owner sees in
+ActionTrail. Each distinct pair is checked once per run, a few at a time, through the official
+SDK, which is imported only here and only then. See README "Validating found keys".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+from akscan.errors import AkscanError
+from akscan.model import Finding, Validation
+from akscan.validate import pairs
+from akscan.validate.options import ValidateOptions, from_args
+
+__all__ = ["SDK_MODULES", "ValidateOptions", "from_args", "require_sdk", "validate_findings"]
+
+SDK_MODULES = ("alibabacloud_sts20150401", "alibabacloud_ram20150501")
+INSTALL_HINT = "pip install 'akscan[validate]'"
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+
+
+def require_sdk() -> None:
+    """Fail early (before a long scan) when the SDK is not installed; imports nothing."""
+    from importlib.util import find_spec
+
+    missing = [name for name in SDK_MODULES if find_spec(name) is None]
+    if missing:
+        raise AkscanError(f"--validate needs the Alibaba Cloud SDK ({', '.join(missing)}): "
+                          f"{INSTALL_HINT}")
+
+
+def validate_findings(findings: Sequence[Finding], options: ValidateOptions) -> list[Finding]:
+    """The findings, each with a `validation` verdict; a failed check is `unknown`, never lost."""
+    plan = pairs.plan(findings)
+    verdicts: dict[pairs.CacheKey, Validation] = {}
+    if plan.pairs:
+        try:
+            from akscan.validate.alibaba import Checker
+        except ImportError as exc:
+            raise AkscanError(f"--validate cannot load the Alibaba Cloud SDK ({exc}): "
+                              f"{INSTALL_HINT}") from None
+        checker = Checker(options)
+        workers = max(1, min(options.workers, len(plan.pairs)))
+        with _direct(options), ThreadPoolExecutor(workers, "akscan-validate") as pool:
+            results = pool.map(checker.check, plan.pairs)
+            verdicts = {pair.cache_key: verdict for pair, verdict in zip(plan.pairs, results)}
+    return pairs.attach(findings, plan, verdicts)
+
+
+@contextmanager
+def _direct(options: ValidateOptions) -> Iterator[None]:
+    """No proxy on the way to a loopback endpoint: the SDK reads HTTP(S)_PROXY and ignores
+    NO_PROXY, so an emulator on 127.0.0.1 would otherwise be asked through the proxy."""
+    if not options.loopback:
+        yield
+        return
+    saved = {name: os.environ.pop(name) for name in _PROXY_VARIABLES if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
