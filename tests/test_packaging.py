@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The installed wheel must be what runs: a PYTHONPATH pointing at the checkout would shadow it.
+_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def test_wheel_ships_the_rules_folder_inside_the_package(installed: Path) -> Non
     code = ("import akscan.rules as r; d = r.builtin_rules_dir(); "
             "print(d); print(sorted(p.name for p in d.glob('*.toml')))")
     out = subprocess.run([str(installed / "python"), "-c", code], check=True, text=True,
-                         capture_output=True, cwd="/").stdout.splitlines()
+                         capture_output=True, cwd="/", env=_ENV).stdout.splitlines()
     assert "site-packages" in out[0] and out[0].endswith("akscan/rules")
     shipped = sorted(p.name for p in (ROOT / "rules").glob("*.toml"))
     assert out[1] == repr(shipped)
@@ -45,7 +47,7 @@ def test_console_script_scans_the_demo_from_another_directory(
 ) -> None:
     result = subprocess.run(
         [str(installed / "akscan"), "scan", "--format", "json", str(ROOT / "demo")],
-        text=True, capture_output=True, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"},
+        text=True, capture_output=True, cwd=tmp_path, env={**_ENV, "NO_COLOR": "1"},
     )
     assert result.returncode == 1, result.stderr
     findings = json.loads(result.stdout)["findings"]
@@ -56,7 +58,7 @@ def test_console_script_scans_the_demo_from_another_directory(
 
 def test_installed_module_entry_point_reports_version(installed: Path) -> None:
     result = subprocess.run([str(installed / "python"), "-m", "akscan", "--version"],
-                            text=True, capture_output=True, cwd="/")
+                            text=True, capture_output=True, cwd="/", env=_ENV)
     assert result.returncode == 0
     assert result.stdout.startswith("akscan ")
 
@@ -66,7 +68,7 @@ def test_installed_wheel_writes_sarif_with_its_declared_dependencies(
 ) -> None:
     result = subprocess.run(
         [str(installed / "akscan"), "scan", "--format", "sarif", str(ROOT / "demo")],
-        text=True, capture_output=True, cwd=tmp_path,
+        text=True, capture_output=True, cwd=tmp_path, env=_ENV,
     )
     assert result.returncode == 1, result.stderr
     run = json.loads(result.stdout)["runs"][0]
