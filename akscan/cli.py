@@ -28,6 +28,8 @@ examples:
   akscan history                   every commit of the repository here, all refs
   akscan staged                    what 'git commit' would record (a pre-commit hook)
   akscan baseline                  accept today's findings; later scans report only new ones
+  akscan trail events.jsonl --known-ips eips.txt
+                                   which AccessKeys ActionTrail saw in use, from where
 """
 
 _EPILOG = """\
@@ -48,7 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from akscan.commands import baseline, history, scan, staged
+    from akscan.commands import baseline, history, scan, staged, trail
 
     parser = _Parser(
         prog="akscan", description=_DESCRIPTION, epilog=_EPILOG,
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_parser(commands)
     staged.add_parser(commands)
     baseline.add_parser(commands)
+    trail.add_parser(commands)
     return parser
 
 
