@@ -15,9 +15,12 @@ from typing import Any
 import pytest
 import trailgen
 from helpers import RunCli
+from keys import random_id, random_sts_id
 
 from akscan.trail import aggregate, reader
 from akscan.trail.events import format_time, parse_time
+
+KEY = random_id()  # synthetic, fresh for every run: no key is committed
 
 
 def sha(value: str) -> str:
@@ -279,7 +282,7 @@ def test_clean_trail_exits_0(run_cli: RunCli, tmp_path: Path) -> None:
 def test_known_ips_file_errors_name_the_line(
     run_cli: RunCli, tmp_path: Path, content: str, message: str | None
 ) -> None:
-    path = _events(tmp_path / "t.jsonl", [_event("LTAI5tQw3rTy7uIo9pAs1dFg", "192.0.2.1")])
+    path = _events(tmp_path / "t.jsonl", [_event(KEY, "192.0.2.1")])
     known = tmp_path / "ips"
     known.write_text(content)
 
@@ -294,7 +297,7 @@ def test_known_ips_file_errors_name_the_line(
 def test_errors_exit_2(run_cli: RunCli, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.jsonl"
     garbage.write_text("not json\n{broken\n")
-    good = _events(tmp_path / "t.jsonl", [_event("LTAI5tQw3rTy7uIo9pAs1dFg", "10.0.0.1", "v")])
+    good = _events(tmp_path / "t.jsonl", [_event(KEY, "10.0.0.1", "v")])
     notreport = tmp_path / "findings.json"
     notreport.write_text('{"findings": "no"}')
 
@@ -311,7 +314,7 @@ def test_errors_exit_2(run_cli: RunCli, tmp_path: Path) -> None:
 
 
 def test_alerts_win_over_errors(run_cli: RunCli, tmp_path: Path) -> None:
-    path = _events(tmp_path / "t.jsonl", [_event("LTAI5tQw3rTy7uIo9pAs1dFg", "192.0.2.1")])
+    path = _events(tmp_path / "t.jsonl", [_event(KEY, "192.0.2.1")])
     assert run_cli(["trail", str(path), str(tmp_path / "missing")])[0] == 1
 
 
@@ -333,7 +336,7 @@ def test_malformed_records_are_one_warning_with_count_and_first_line(
 
 
 def test_truncated_gzip_keeps_what_was_read_and_says_so(run_cli: RunCli, tmp_path: Path) -> None:
-    events = [_event("LTAI5tQw3rTy7uIo9pAs1dFg", f"10.0.{i // 250}.{i % 250}", "vpc-a")
+    events = [_event(KEY, f"10.0.{i // 250}.{i % 250}", "vpc-a")
               for i in range(2000)]
     data = gzip.compress("".join(json.dumps(e) + "\n" for e in events).encode())
     path = tmp_path / "cut.gz"
@@ -348,7 +351,7 @@ def test_truncated_gzip_keeps_what_was_read_and_says_so(run_cli: RunCli, tmp_pat
 def test_standard_input_gzip_is_detected_by_magic_bytes(
     run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = gzip.compress(json.dumps([_event("LTAI5tQw3rTy7uIo9pAs1dFg", "10.0.0.1", "vpc-a")])
+    data = gzip.compress(json.dumps([_event(KEY, "10.0.0.1", "vpc-a")])
                          .encode())
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
 
@@ -358,7 +361,7 @@ def test_standard_input_gzip_is_detected_by_magic_bytes(
 
 
 def test_times_in_any_zone_are_normalised_to_utc(run_cli: RunCli, tmp_path: Path) -> None:
-    key = "LTAI5tQw3rTy7uIo9pAs1dFg"
+    key = KEY
     path = _events(tmp_path / "t.jsonl", [
         _event(key, "10.0.0.1", "v", when="2024-05-01T08:00:00+08:00"),  # 00:00Z
         _event(key, "10.0.0.1", "v", when="2024-04-30T18:59:59-0500"),  # 23:59:59Z
@@ -448,7 +451,7 @@ def test_sources_over_the_cap_are_counted_and_unknown_ones_still_alert(
     run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(aggregate, "MAX_SOURCES", 3)
-    key = "LTAI5tQw3rTy7uIo9pAs1dFg"
+    key = KEY
     path = _events(tmp_path / "t.jsonl", [_event(key, f"10.0.0.{i}", "vpc-a") for i in range(3)]
                    + [_event(key, f"192.0.2.{i}") for i in range(5)])
 
@@ -468,7 +471,7 @@ def test_events_without_an_access_key_and_other_json_are_not_keys(
     console = _event("", "203.0.113.5")
     del console["userIdentity"]["accessKeyId"]
     path = _events(tmp_path / "t.jsonl", [console, {"hello": "world"},
-                                          _event("STS.NUQNP4PiGyckMsNiGELCs1234", "192.0.2.1")])
+                                          _event(random_sts_id(), "192.0.2.1")])
 
     code, document, _ = report(run_cli, str(path))
 
