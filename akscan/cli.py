@@ -29,6 +29,8 @@ examples:
   akscan staged                    what 'git commit' would record (a pre-commit hook)
   akscan baseline                  accept today's findings; later scans report only new ones
   akscan scan --validate           also ask Alibaba Cloud which found keys still work
+  akscan trail events.jsonl --known-ips eips.txt
+                                   which AccessKeys ActionTrail saw in use, from where
 """
 
 _EPILOG = """\
@@ -51,7 +53,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from akscan.commands import baseline, history, scan, staged
+    from akscan.commands import baseline, history, scan, staged, trail
 
     parser = _Parser(
         prog="akscan", description=_DESCRIPTION, epilog=_EPILOG,
@@ -63,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_parser(commands)
     staged.add_parser(commands)
     baseline.add_parser(commands)
+    trail.add_parser(commands)
     return parser
 
 

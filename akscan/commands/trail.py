@@ -1,0 +1,169 @@
+"""`akscan trail FILE...`: which AccessKeys ActionTrail saw in use, and from where.
+
+The compliance check of Alibaba's AccessKey guidance, offline: calls signed with a permanent
+AccessKey from a VPC are ECS instances that should use a RAM role; calls from the Internet
+should come from your own public IPs or EIPs; a key found leaked in code and in use is the most
+urgent thing to fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, BinaryIO
+
+from akscan.errors import AkscanError
+
+_EPILOG = """\
+examples:
+  akscan trail actiontrail.jsonl --known-ips eips.txt
+  akscan trail oss/AliyunLogs/Actiontrail/*/2024/05/*/*.gz --keys ram-keys.csv -f json -o trail.json
+  akscan scan -f json -o findings.json && akscan trail export.json --findings findings.json
+
+exit codes:
+  0  nothing urgent
+  1  a key found leaked (--findings) is in use, or a key was used from an unknown Internet IP
+  2  usage or runtime error: bad option, unreadable input, or an input with no events
+"""
+
+
+def add_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "trail", help="report which AccessKeys ActionTrail saw in use, from where",
+        description="Read ActionTrail events (SLS exports as JSON lines, OSS delivery files, "
+                    "JSON arrays; gzip or not) and report, per permanent AccessKey, the calls "
+                    "from VPCs (ECS instances that should use a RAM role) and from the "
+                    "Internet (your IPs or unknown ones), leaked keys in use, and unused keys.",
+        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="ActionTrail event files; - reads standard input")
+    parser.add_argument("--known-ips", metavar="FILE",
+                        help="your public IPs and EIPs, one IP or CIDR per line (# comments); "
+                             "Internet calls from anywhere else are alerts")
+    parser.add_argument("--keys", metavar="FILE",
+                        help="your AccessKey IDs (one per line, or a RAM console CSV): keys "
+                             "with no calls are listed as cleanup candidates")
+    parser.add_argument("--findings", metavar="FILE",
+                        help="an akscan JSON report: keys found leaked that are in use are "
+                             "alerts (matched by sha256, never by the key itself)")
+    out = parser.add_argument_group("output")
+    out.add_argument("-f", "--format", choices=("text", "json", "csv"), default="text",
+                     help="report format (default: text)")
+    out.add_argument("-o", "--output", metavar="FILE",
+                     help="write the report to FILE instead of standard output")
+    out.add_argument("--show-key-ids", action="store_true",
+                     help="print AccessKey IDs in full (by default redacted, with sha256)")
+    out.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from akscan import __version__
+    from akscan.trail import inputs
+    from akscan.trail.aggregate import Trail
+    from akscan.trail.report import Context, build
+
+    started = time.monotonic()
+    known = inputs.load_known_ips(args.known_ips) if args.known_ips else None
+    key_list = inputs.load_key_list(args.keys) if args.keys else None
+    leaks = inputs.load_leaks(args.findings) if args.findings else {}
+    trail = Trail(known.__contains__ if known is not None else _nobody)
+    summaries, errors = _read_all(args.files, trail)
+    document = build(trail, Context(
+        tool_version=__version__, inputs=summaries, known_ips_given=known is not None,
+        key_list=key_list, leaks=leaks, show_key_ids=args.show_key_ids,
+    ))
+    _write(args, document)
+    malformed = [s for s in summaries if s.malformed]
+    if malformed:
+        first = malformed[0]
+        print(f"akscan: warning: {sum(s.malformed for s in summaries)} malformed record(s) "
+              f"skipped (first: {first.path} line {first.first_malformed})", file=sys.stderr)
+    for message in errors:
+        print(f"akscan: warning: {message}", file=sys.stderr)
+    alerts = document["alerts"]
+    if not args.quiet:
+        verdict = f"{len(alerts)} alert(s)" if alerts else "no alerts"
+        print(f"akscan: {verdict}; {document['summary']['events']} events, "
+              f"{document['summary']['permanent_keys']} permanent key(s) in use "
+              f"({time.monotonic() - started:.1f}s)", file=sys.stderr)
+    if alerts:
+        return 1
+    return 2 if errors else 0
+
+
+def _nobody(ip: str) -> bool:
+    return False
+
+
+def _read_all(files: list[str], trail: Any) -> tuple[list[Any], list[str]]:
+    from akscan.trail.reader import open_input
+    from akscan.trail.report import InputSummary
+
+    summaries: list[InputSummary] = []
+    errors: list[str] = []
+    for name in files:
+        summary = InputSummary(name)
+        summaries.append(summary)
+        try:
+            raw = open_input(name)
+        except OSError as exc:
+            summary.error = f"cannot read: {exc.strerror}"
+            errors.append(f"{name}: {summary.error}")
+            continue
+        try:
+            events = _read(raw, summary, trail)
+        finally:
+            if raw is not sys.stdin.buffer:
+                raw.close()
+        if summary.error:
+            errors.append(f"{name}: {summary.error}; read up to there")
+        elif not events and summary.malformed:
+            errors.append(f"{name}: no ActionTrail events ({summary.malformed} malformed "
+                          "record(s))")
+    return summaries, errors
+
+
+def _read(raw: BinaryIO, summary: Any, trail: Any) -> int:
+    """Fold the events of one input into `trail`; the number of events."""
+    from akscan.trail.events import NotAnEvent, to_call
+    from akscan.trail.reader import ReadStats, read_records
+
+    stats = ReadStats()
+    add, add_without_key = trail.add, trail.add_without_key
+    events = 0
+    try:
+        for record, line in read_records(raw, stats):
+            try:
+                call = to_call(record)
+            except NotAnEvent:
+                stats.bad(line)
+                continue
+            events += 1
+            if call is None:
+                add_without_key()
+            else:
+                add(call)
+    except OSError as exc:  # a read error on a plain file
+        stats.error = f"read error: {exc.strerror or exc}"
+    summary.records = stats.records
+    summary.malformed, summary.first_malformed = stats.malformed, stats.first_malformed
+    summary.error = summary.error or stats.error
+    return events
+
+
+def _write(args: argparse.Namespace, document: dict[str, Any]) -> None:
+    from akscan.trail.render import WRITERS
+
+    write = WRITERS[args.format]
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8", newline="\n") as stream:
+                write(stream, document)
+        except OSError as exc:
+            raise AkscanError(f"cannot write report to {args.output}: {exc.strerror}") from None
+        return
+    write(sys.stdout, document)
+    sys.stdout.flush()

@@ -1,0 +1,187 @@
+"""Fold calls into per-key counters whose size does not grow with the number of events.
+
+Every table is capped: distinct sources per key, service and API names per key, keys, STS
+sessions. What goes over a cap is still counted (calls, and calls from unknown IPs, which
+decide the exit code), only not named. The caps are far above what one account's keys use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from akscan.trail.events import Call
+
+STS_PREFIX = "STS."
+MAX_KEYS = 100_000
+MAX_SOURCES = 1_000  # per key
+MAX_SERVICES = 64
+MAX_APIS = 128
+MAX_SOURCE_SERVICES = 16
+MAX_NAMES = 8  # user names and account IDs per key
+MAX_STS_SESSIONS = 100_000
+MAX_STS_PRINCIPALS = 200
+
+
+class Usage:
+    """Calls, failed calls, and when they were first and last seen."""
+
+    __slots__ = ("calls", "failed", "first", "last")
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.failed = 0
+        self.first: int | None = None
+        self.last: int | None = None
+
+    def add(self, call: Call) -> None:
+        self.calls += 1
+        if call.failed:
+            self.failed += 1
+        when = call.time
+        if when is not None:
+            if self.first is None or when < self.first:
+                self.first = when
+            if self.last is None or when > self.last:
+                self.last = when
+
+
+class Counter:
+    """Counts per name for up to `cap` names; calls for further names go to `other`."""
+
+    __slots__ = ("cap", "counts", "other")
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.counts: dict[str, int] = {}
+        self.other = 0
+
+    def add(self, name: str) -> None:
+        if not name:
+            return
+        counts = self.counts
+        if name in counts:
+            counts[name] += 1
+        elif len(counts) < self.cap:
+            counts[name] = 1
+        else:
+            self.other += 1
+
+    def top(self) -> list[tuple[str, int]]:
+        """Most used first, then by name."""
+        return sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+class Source(Usage):
+    """Calls from one VPC and IP, or from one Internet IP."""
+
+    __slots__ = ("known", "services")
+
+    def __init__(self, known: bool) -> None:
+        super().__init__()
+        self.known = known
+        self.services = Counter(MAX_SOURCE_SERVICES)
+
+
+@dataclass
+class KeyUsage:
+    """Everything seen of one permanent AccessKey."""
+
+    usage: Usage = field(default_factory=Usage)
+    vpc: dict[tuple[str, str], Source] = field(default_factory=dict)
+    internet: dict[str, Source] = field(default_factory=dict)
+    unlisted: Usage = field(default_factory=Usage)  # calls from sources over the cap
+    unlisted_unknown: int = 0  # of those, calls through the Internet from unknown IPs
+    unlisted_vpc: int = 0  # of those, calls from VPCs
+    services: Counter = field(default_factory=lambda: Counter(MAX_SERVICES))
+    apis: Counter = field(default_factory=lambda: Counter(MAX_APIS))
+    users: Counter = field(default_factory=lambda: Counter(MAX_NAMES))
+    accounts: Counter = field(default_factory=lambda: Counter(MAX_NAMES))
+
+
+@dataclass
+class StsUsage:
+    """Calls signed with temporary (STS) keys: expected use, summarised rather than listed."""
+
+    usage: Usage = field(default_factory=Usage)
+    vpc_calls: int = 0
+    sessions: set[str] = field(default_factory=set)
+    sessions_capped: bool = False
+    principals: Counter = field(default_factory=lambda: Counter(MAX_STS_PRINCIPALS))
+
+
+@dataclass
+class Trail:
+    """The whole trail, folded. `is_known(ip)` says whether an Internet IP is the user's."""
+
+    is_known: Callable[[str], bool]
+    keys: dict[str, KeyUsage] = field(default_factory=dict)
+    sts: StsUsage = field(default_factory=StsUsage)
+    events: int = 0
+    without_key: int = 0  # events not signed with an AccessKey (console, services)
+    untimed: int = 0  # calls without a usable time
+    keys_over_cap: Usage = field(default_factory=Usage)
+    first: int | None = None
+    last: int | None = None
+
+    def add(self, call: Call) -> None:
+        self.events += 1
+        when = call.time
+        if when is None:
+            self.untimed += 1
+        else:
+            if self.first is None or when < self.first:
+                self.first = when
+            if self.last is None or when > self.last:
+                self.last = when
+        if call.key_id.startswith(STS_PREFIX):
+            self._add_sts(call)
+            return
+        key = self.keys.get(call.key_id)
+        if key is None:
+            if len(self.keys) >= MAX_KEYS:
+                self.keys_over_cap.add(call)
+                return
+            key = self.keys[call.key_id] = KeyUsage()
+        key.usage.add(call)
+        key.services.add(call.service)
+        key.apis.add(call.api)
+        key.users.add(call.user)
+        key.accounts.add(call.account)
+        self._add_source(key, call)
+
+    def add_without_key(self) -> None:
+        self.events += 1
+        self.without_key += 1
+
+    def _add_source(self, key: KeyUsage, call: Call) -> None:
+        if call.vpc_id:
+            table: dict[Any, Source] = key.vpc
+            where: Any = (call.vpc_id, call.source_ip)
+        else:
+            table, where = key.internet, call.source_ip
+        source = table.get(where)
+        if source is None:
+            if len(key.vpc) + len(key.internet) >= MAX_SOURCES:
+                key.unlisted.add(call)
+                if call.vpc_id:
+                    key.unlisted_vpc += 1
+                elif not self.is_known(call.source_ip):
+                    key.unlisted_unknown += 1
+                return
+            known = not call.vpc_id and self.is_known(call.source_ip)
+            source = table[where] = Source(known)
+        source.add(call)
+        source.services.add(call.service)
+
+    def _add_sts(self, call: Call) -> None:
+        sts = self.sts
+        sts.usage.add(call)
+        if call.vpc_id:
+            sts.vpc_calls += 1
+        sts.principals.add(call.user)
+        if call.key_id not in sts.sessions:
+            if len(sts.sessions) < MAX_STS_SESSIONS:
+                sts.sessions.add(call.key_id)
+            else:
+                sts.sessions_capped = True

@@ -1,0 +1,147 @@
+"""Turn ActionTrail records into calls: who signed them, from where, what, when (in UTC).
+
+Two shapes reach us. The event itself (OSS delivery, the LookupEvents API, Alibaba's examples),
+and the SLS log of it, where the event is the JSON *string* in the `event` field and SLS adds
+`__time__` (epoch seconds, a number or a string) and `__topic__`. Field names follow
+ActionTrail's event structure: `userIdentity.accessKeyId`, `sourceIpAddress`, `vpcId`,
+`serviceName`, `eventName`, `eventTime` (UTC, ISO 8601), `errorCode` (empty on success).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+from typing import Any, NamedTuple
+
+# Fields that mark a dict as an ActionTrail event rather than some other JSON.
+_EVENT_FIELDS = ("eventName", "eventId", "userIdentity", "eventSource", "eventType")
+_ISO = re.compile(
+    r"\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
+    r"\s*(?:(Z|z|UTC)|([+-])(\d{2}):?(\d{2})?)?\s*$"
+)
+_PRODUCT = re.compile(r"[A-Za-z0-9]+")
+_EPOCH_DAYS: dict[tuple[int, int, int], int] = {}
+_UNIX_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
+class Call(NamedTuple):
+    """One API call signed with an AccessKey."""
+
+    key_id: str
+    vpc_id: str  # "" for a call through an Internet endpoint
+    source_ip: str
+    service: str
+    api: str
+    failed: bool
+    time: int | None  # epoch seconds, UTC; None if the record has no usable time
+    user: str
+    account: str
+
+
+class NotAnEvent(ValueError):
+    """A record that is not an ActionTrail event (or whose `event` string does not parse)."""
+
+
+def to_call(record: dict[str, Any]) -> Call | None:
+    """The call `record` describes; None for an event signed without an AccessKey (console
+    sign-ins, Alibaba Cloud services acting for you)."""
+    event = record.get("event")
+    if isinstance(event, str):
+        try:
+            event = json.loads(event)
+        except (ValueError, RecursionError):
+            raise NotAnEvent("the event field is not JSON") from None
+    if not isinstance(event, dict):
+        event = record
+    if not any(name in event for name in _EVENT_FIELDS):
+        raise NotAnEvent("no ActionTrail event fields")
+    identity = event.get("userIdentity")
+    if not isinstance(identity, dict):
+        return None
+    key_id = _text(identity.get("accessKeyId"))
+    if not key_id:
+        return None
+    when = parse_time(event.get("eventTime"))
+    if when is None:
+        when = parse_time(record.get("__time__"))
+    return Call(
+        key_id=key_id,
+        vpc_id=_text(event.get("vpcId")),
+        source_ip=_text(event.get("sourceIpAddress")),
+        service=_text(event.get("serviceName")) or _service_from_host(event.get("eventSource")),
+        api=_text(event.get("eventName")),
+        failed=bool(_text(event.get("errorCode")) or _text(event.get("errorMessage"))),
+        time=when,
+        user=_text(identity.get("userName")),
+        account=_text(identity.get("accountId")),
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value)
+
+
+def _service_from_host(source: Any) -> str:
+    # eventSource is the endpoint called: ecs.cn-hangzhou.aliyuncs.com, oss-cn-hangzhou...,
+    # ims-share.aliyuncs.com; the product is its leading word.
+    match = _PRODUCT.match(_text(source))
+    return match.group() if match else ""
+
+
+def parse_time(value: Any) -> int | None:
+    """Epoch seconds (UTC) from ISO 8601 (`Z`, `+08:00`, `+0800` or no zone, read as UTC, which
+    is what ActionTrail writes) or from epoch seconds (SLS `__time__`), or milliseconds."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return _from_epoch(value)
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return _from_epoch(int(text))
+    match = _ISO.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second, utc, sign, off_h, off_m = match.groups()
+    days = _days(int(year), int(month), int(day))
+    if days is None or int(hour) > 23 or int(minute) > 59 or int(second or 0) > 60:
+        return None
+    seconds = days * 86400 + int(hour) * 3600 + int(minute) * 60 + int(second or 0)
+    if sign and not utc:
+        offset = int(off_h) * 3600 + int(off_m or 0) * 60
+        seconds += -offset if sign == "+" else offset
+    return seconds
+
+
+def format_time(seconds: int | None) -> str:
+    """ISO 8601 in UTC with a `Z`, or "" for no time."""
+    if seconds is None:
+        return ""
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _from_epoch(value: float) -> int | None:
+    if value > 1e11:  # milliseconds
+        value /= 1000
+    return int(value) if 0 < value < 1e11 else None
+
+
+def _days(year: int, month: int, day: int) -> int | None:
+    key = (year, month, day)
+    days = _EPOCH_DAYS.get(key)
+    if days is None:
+        try:
+            days = datetime.date(year, month, day).toordinal() - _UNIX_ORDINAL
+        except ValueError:
+            return None
+        if len(_EPOCH_DAYS) > 10_000:  # a cache of dates seen, bounded
+            _EPOCH_DAYS.clear()
+        _EPOCH_DAYS[key] = days
+    return days
