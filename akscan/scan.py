@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 
 import pathspec
 
-from akscan.detect.engine import Engine
+from akscan.detect.engine import Engine, Prefiltered
 from akscan.model import Finding, Fragment
-from akscan.rules import Rule
 from akscan.sources.decode import BinaryContent, decode, needs_decoding_first
 from akscan.sources.files import FileItem, WalkStats, display_path, walk
 
@@ -178,19 +177,24 @@ def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResu
 
 def scan_bytes(data: bytes, display: str, engine: Engine,
                origin: tuple[tuple[str, str], ...] = (),
-               rules: Sequence[Rule] | None = None) -> ContentResult:
-    """Scan the bytes of one file; `display` names it in findings and warnings. `rules` is the
-    keyword prefilter's verdict when the caller has already run it on these bytes."""
-    if rules is None and not needs_decoding_first(data):
+               verdict: Prefiltered | None = None) -> ContentResult:
+    """Scan the bytes of one file; `display` names it in findings and warnings. `verdict` is
+    the keyword prefilter's when the caller has already run it on these bytes."""
+    if verdict is None and not needs_decoding_first(data):
         # Most files hold no keyword at all; deciding on the raw bytes skips decoding them.
-        rules = engine.rules_for(data.lower())
-    if rules is not None and not rules:
+        verdict = engine.prefilter(data.lower())
+    if verdict is not None and not verdict.rules:
         return ContentResult([], scanned_bytes=len(data))
     try:
         text = decode(data)
     except BinaryContent:
         return ContentResult([], binary=True)
-    result = engine.scan(Fragment(display, text, origin), rules)
+    if verdict is None:
+        result = engine.scan(Fragment(display, text, origin))
+    else:
+        # Byte offsets are character offsets only when every character is one byte.
+        hits = verdict.hits if len(text) == len(data) else dict.fromkeys(verdict.hits)
+        result = engine.scan(Fragment(display, text, origin), verdict.rules, hits)
     return ContentResult(result.findings, scanned_bytes=len(data), errors=result.warnings)
 
 
@@ -211,11 +215,11 @@ def scan_stream(
 
     def scan_batch(batch: list[tuple[str, bytes]]) -> list[tuple[str, ContentResult]]:
         plain = [(key, data) for key, data in batch if not needs_decoding_first(data)]
-        verdicts = engine.rules_for_each([data for _, data in plain]) if plain else []
+        verdicts = engine.prefilter_each([data for _, data in plain]) if plain else []
         out = [
-            (key, scan_bytes(data, label(key), engine, rules=rules) if rules
+            (key, scan_bytes(data, label(key), engine, verdict=verdict) if verdict.rules
              else ContentResult([], scanned_bytes=len(data)))
-            for (key, data), rules in zip(plain, verdicts)
+            for (key, data), verdict in zip(plain, verdicts)
         ]
         if len(plain) < len(batch):  # UTF-16 or binary: decoded before deciding
             out.extend((key, scan_bytes(data, label(key), engine))

@@ -32,6 +32,7 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "paired_with": [_partner(p) for p in finding.paired_with],
         "remediation": finding.remediation,
         "suppressed": finding.suppressed,
+        "decoded": list(finding.decoded),
     }
     data.update(dict(finding.origin))
     if show_secrets:

@@ -212,6 +212,7 @@ def _result(
             "severity": finding.severity,
             "redacted": finding.redacted,
             "secretSha256": finding.secret_sha256,
+            **({"decoded": list(finding.decoded)} if finding.decoded else {}),
         },
         suppressions=_suppressions(finding),
     )

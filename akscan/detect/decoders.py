@@ -1,0 +1,436 @@
+"""Encoded credentials: which spans of a text to decode, decoded to a bounded depth (issue 3).
+
+Decoding is paid for only where a cheap test says it could matter:
+- the keyword prefilter also looks for encoded forms of every keyword (base64 at its three
+  alignments, hex, `\\x`, `\\u` and `%` escapes): such a hit names the run to decode;
+- the value right after a plain keyword (`akSecret: <base64>`) is decoded if it is base64 or hex;
+- on a line holding a keyword, string escapes (`\\"`, `\\u004c`) and percent-encoding are
+  decoded, and string literals split into pieces (`"LTAI5t" + "..."`) are joined.
+A decoded base64 or hex run is kept only if it is text that holds a keyword or is shaped like a
+key; its siblings a few lines away (the other values of a Kubernetes Secret) are then tried too.
+What a decoded span holds is decoded again, up to `MAX_DEPTH` decodings in all.
+
+The engine scans `layers`: excerpts of the text with the decoded spans put in place, each
+character traceable to where its encoding sits in the original text.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Optional
+
+from akscan.detect import codec
+from akscan.rules import Rule
+
+MAX_DEPTH = 2
+# Where each keyword or (lower-cased) encoded form of one occurs in a text, as the prefilter
+# finds them; None where the offsets are not known (they are then searched for).
+Hits = Mapping[bytes, Optional[Sequence[int]]]
+HitsOf = Callable[[str], Hits]
+
+# The shortest encoded form of a keyword searched for: shorter ones turn up by chance in every
+# base64 blob, and each such hit costs a decoding attempt. Four characters (LTAI at one of its
+# three alignments) turn up about once per megabyte of base64.
+_MIN_FORM = 4
+_VALUE_WINDOW = 120  # how far after a keyword its value may start
+_HINT_BEFORE, _HINT_AFTER = 16, 160  # where escapes or a split must be to matter to a keyword
+_REGION_BEFORE, _REGION_AFTER = 256, 1024  # the part of a keyword's line decoded for escapes
+_SIBLING_LINES = 5
+_MAX_TRIGGERS = 200  # hits followed per written form and text: a log full of them stays cheap
+_CREDENTIAL_SHAPE = re.compile(r"\s*[A-Za-z0-9]{16,64}\s*")
+
+
+def encoded_forms(written: str) -> dict[str, str]:
+    """Encoded forms of a keyword as written (case matters), each with its encoding."""
+    data = written.encode("ascii")
+    forms: dict[str, str] = {}
+    # Base64 of UTF-16 too: PowerShell's -EncodedCommand is base64 of UTF-16LE.
+    for encoded_text in (data, written.encode("utf-16-le")):
+        for shift in range(3):
+            # The characters of base64 that only the keyword's bits make up, at this alignment.
+            encoded = base64.b64encode(b"\0" * shift + encoded_text + b"\0\0\0").decode()
+            fixed = encoded[-(-8 * shift // 6):8 * (shift + len(encoded_text)) // 6]
+            if len(fixed) >= _MIN_FORM:
+                forms[fixed] = codec.BASE64
+                forms[fixed.replace("+", "-").replace("/", "_")] = codec.BASE64
+    for digits in ("%02x", "%02X"):
+        forms["".join(digits % c for c in data)] = codec.HEX
+        forms["".join("\\x" + digits % c for c in data)] = codec.ESCAPE
+        forms["".join("\\u00" + digits % c for c in data)] = codec.ESCAPE
+        forms["".join("%" + digits % c for c in data)] = codec.PERCENT
+    return forms
+
+
+def written_forms(keyword: bytes, examples: Iterable[str]) -> set[str]:
+    """How a keyword is written where it matters: as in the rule's pattern and positive
+    examples (LTAI, not ltai; getProfile), or else lower case, upper case and capitalised."""
+    word = keyword.decode("ascii")
+    pattern = re.compile(re.escape(word), re.IGNORECASE)
+    seen = {m.group() for example in examples for m in pattern.finditer(example)}
+    return seen or {word.lower(), word.upper(), word.capitalize()}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A decoded span of a text: `text` is what text[start:end] encodes; `begins[i]`/`ends[i]`
+    say where the encoding of character i sits in that text; `names` are (offset, decodings)
+    runs over `text` saying which decodings produced it."""
+
+    start: int
+    end: int
+    text: str
+    begins: list[int]
+    ends: list[int]
+    names: list[tuple[int, tuple[str, ...]]]
+
+    def decodings_at(self, offset: int) -> tuple[str, ...]:
+        index = bisect.bisect_right([at for at, _ in self.names], offset) - 1
+        return self.names[max(index, 0)][1]
+
+
+class Decoders:
+    """What to decode for a set of rules: their keywords as written, and encoded forms of them."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.keywords: frozenset[bytes] = frozenset()
+        written: dict[bytes, set[str]] = {}
+        self.valued: set[bytes] = set()  # keywords that name a field holding the secret
+        self.forms: dict[bytes, str] = {}  # lower-cased encoded form -> encoding
+        exact: dict[bytes, set[str]] = {}
+        self.form_keywords: dict[bytes, set[bytes]] = {}  # lower-cased form -> its keywords
+        for rule in rules:
+            for keyword in rule.keywords:
+                written.setdefault(keyword, set()).update(
+                    written_forms(keyword, [*rule.positive_examples, rule.pattern.pattern]))
+                # A keyword that the match lies just around names the field, not the value.
+                if rule.keyword_window is not None:
+                    self.valued.add(keyword)
+        self.keywords = frozenset(written)
+        for keyword, writings in sorted(written.items()):
+            for writing in sorted(writings):
+                for form, encoding in encoded_forms(writing).items():
+                    lowered = form.lower().encode("ascii")
+                    if lowered in self.keywords:
+                        continue
+                    self.forms.setdefault(lowered, encoding)
+                    exact.setdefault(lowered, set()).add(form)
+                    self.form_keywords.setdefault(lowered, set()).add(keyword)
+        # keyword or lower-cased encoded form -> how it is written in a text, in a stable order
+        self.written = {k: tuple(sorted(v)) for k, v in written.items()}
+        self.exact = {k: tuple(sorted(v)) for k, v in exact.items()}
+
+    def segments(self, text: str, hits: Hits, hits_of: HitsOf, depth: int = 1) -> list[Segment]:
+        """The decoded spans of `text` (where the prefilter found `hits`); disjoint, in order;
+        what they hold is decoded again while `depth` allows."""
+        finder = _Finder(self, text, hits_of)
+        for key, offsets in hits.items():
+            encoding = self.forms.get(key)
+            if encoding is None:
+                for written, offset in _occurrences(text, self.written.get(key, ()), offsets):
+                    end = offset + len(written)
+                    if key in self.valued:
+                        finder.value(end)
+                    else:
+                        finder.split(offset, end)
+                    finder.escapes(offset)
+                continue
+            for _, offset in _occurrences(text, self.exact[key], offsets):
+                if encoding == codec.BASE64:
+                    start, end = codec.base64_run_at(text, offset)
+                    if _PERCENT_SPLIT.match(text, end) or _PERCENT_SPLIT.match(text, start - 3):
+                        finder.region(codec.PERCENT, offset)  # %2B, %2F: a URL parameter
+                    else:
+                        finder.token(codec.BASE64, start, end)
+                elif encoding == codec.HEX:
+                    finder.token(codec.HEX, *codec.hex_run_at(text, offset, 4096))
+                else:
+                    finder.region(encoding, offset)
+        finder.siblings()
+        found = _disjoint(finder.found)
+        if depth < MAX_DEPTH:
+            found = [self._nested(segment, hits_of, depth) for segment in found]
+        return found
+
+    def _nested(self, segment: Segment, hits_of: HitsOf, depth: int) -> Segment:
+        inner = self.segments(segment.text, hits_of(segment.text), hits_of, depth + 1)
+        return _substitute(segment, inner) if inner else segment
+
+
+def _occurrences(
+    text: str, writings: Sequence[str], offsets: Sequence[int] | None
+) -> list[tuple[str, int]]:
+    """Where `text` holds one of `writings` (case matters): at the prefilter's `offsets` (found
+    case-blind), or anywhere when they are not known."""
+    if offsets is not None:
+        return [(w, at) for at in offsets[:_MAX_TRIGGERS * 4] for w in writings
+                if text.startswith(w, at)][:_MAX_TRIGGERS]
+    return [(w, at) for w in writings for at in _find_all(text, w)]
+
+
+def _find_all(text: str, word: str) -> list[int]:
+    found: list[int] = []
+    at = text.find(word)
+    while at >= 0 and len(found) < _MAX_TRIGGERS:
+        found.append(at)
+        at = text.find(word, at + 1)
+    return found
+
+
+# What follows a field's name up to its value: the rest of the name, a closing quote, an
+# assignment in any common syntax, a wrapper call such as base64.b64decode( or tea.String(; then
+# a base64 or hex run, or a string literal that the next one continues.
+_VALUE = re.compile(
+    r"""[\w.\-]{0,30}?\\?["'`]?[ \t]*(?:=>|->|:=|==|=|:|,|\(|[ \t])[ \t]*"""
+    r"""(?:[A-Za-z_][\w.]{0,40}\([ \t]*)?(?:\([ \t]*(?:\r?\n[ \t]*)?)?"""
+    r"""(?:\\?["'`]?(?P<run>[A-Za-z0-9+/_\-]{16,}={0,2})(?![A-Za-z0-9+/_\-])"""
+    r"""|(?P<split>""" + codec.SPLIT_VALUE.pattern + "))")
+_PERCENT_SPLIT = re.compile(r"%2[BbFf]")
+_ESCAPE_OR_PERCENT = re.compile(r"[\\%]")
+_DECODERS = {codec.ESCAPE: codec.decode_escapes, codec.PERCENT: codec.decode_percent,
+             codec.CONCAT: codec.join_literals}
+
+
+class _Finder:
+    """Candidate spans of one text, decoded and judged."""
+
+    def __init__(self, decoders: Decoders, text: str, hits_of: HitsOf) -> None:
+        self.decoders = decoders
+        self.text = text
+        self.hits_of = hits_of
+        self.found: list[Segment] = []
+        self.tried: set[tuple[int, int]] = set()
+        self.regions: set[tuple[str, int, int]] = set()
+        self.tokens: list[Segment] = []  # decoded base64 or hex runs that hold something
+
+    def value(self, end: int) -> None:
+        """The value given to a keyword-named field: base64 or hex (`akSecret: <base64>`), or
+        string literals split into pieces (`secret = "abc" + "def"`)."""
+        value = _VALUE.match(self.text, end)
+        if value is None:
+            return
+        if value.group("run"):
+            span = codec.base64_run_at(self.text, value.start("run"))
+            self.token(_token_encoding(self.text, *span), *span)
+        else:
+            self.region(codec.CONCAT, value.start("split"))
+
+    def split(self, offset: int, end: int) -> None:
+        """A key that starts with the keyword (LTAI...) and goes on in the next literal."""
+        if codec.SPLIT_AFTER.match(self.text, end):
+            self.region(codec.CONCAT, offset)
+
+    def escapes(self, offset: int) -> None:
+        """String escapes or percent-encoding right around a keyword (`\\nLTAI...`,
+        `secret%3D...`), decoded over the part of the line around it."""
+        hint = _ESCAPE_OR_PERCENT.search(self.text, max(0, offset - _HINT_BEFORE),
+                                         offset + _HINT_AFTER)
+        if hint is None:
+            return
+        if codec.ESCAPE_HINT.search(self.text, hint.start(), offset + _HINT_AFTER):
+            self.region(codec.ESCAPE, offset)
+        if codec.PERCENT_HINT.search(self.text, hint.start(), offset + _HINT_AFTER):
+            self.region(codec.PERCENT, offset)
+
+    def region(self, encoding: str, offset: int) -> None:
+        start, end = _region(self.text, offset)
+        if (encoding, start, end) in self.regions:
+            return
+        self.regions.add((encoding, start, end))
+        decoded = _DECODERS[encoding](self.text, start, end)
+        if decoded is not None and decoded.text != self.text[start:end]:
+            self.found.append(_segment(start, end, decoded, encoding))
+
+    def token(self, encoding: str, start: int, end: int, sibling: bool = False) -> None:
+        if (start, end) in self.tried or end - start < 16:
+            return
+        self.tried.add((start, end))
+        decoders = ([codec.decode_hex, codec.decode_base64] if encoding == codec.HEX
+                    else [codec.decode_base64])
+        for decode in decoders:
+            decoded = decode(self.text, start, end)
+            if decoded is not None and self._worth_it(decoded.text):
+                name = codec.HEX if decode is codec.decode_hex else codec.BASE64
+                segment = _segment(start, end, decoded, name)
+                self.found.append(segment)
+                if not sibling:
+                    self.tokens.append(segment)
+                return
+
+    def _worth_it(self, text: str) -> bool:
+        """Decoded text worth scanning: it names a keyword, or it is a bare key."""
+        if _CREDENTIAL_SHAPE.fullmatch(text):
+            return True
+        return not self.decoders.keywords.isdisjoint(self.hits_of(text))
+
+    def siblings(self) -> None:
+        """Values near a decoded one: in a Secret's `data:` map, the secret next to the ID."""
+        for segment in list(self.tokens):
+            start = _line_back(self.text, segment.start, _SIBLING_LINES)
+            end = _line_forward(self.text, segment.end, _SIBLING_LINES)
+            for run in codec.BASE64_RUN.finditer(self.text, start, end):
+                self.token(_token_encoding(self.text, *run.span()), *run.span(), sibling=True)
+
+
+def _token_encoding(text: str, start: int, end: int) -> str:
+    run = text[start:end]
+    return codec.HEX if (end - start) % 2 == 0 and _HEX.fullmatch(run) else codec.BASE64
+
+
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_OPEN_END = re.compile(r"[+.\\][ \t\r]*\Z")
+_OPEN_START = re.compile(r"\n[ \t]*[+.\"'`]")
+
+
+def _segment(start: int, end: int, decoded: codec.Decoded, name: str) -> Segment:
+    return Segment(start, end, decoded.text, decoded.begins, decoded.ends, [(0, (name,))])
+
+
+def _region(text: str, offset: int) -> tuple[int, int]:
+    """The part of `offset`'s line that escapes around a keyword are decoded in."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line_end = len(text) if line_end < 0 else line_end
+    # Split literals continue over the next lines: take a few when the line ends open.
+    if _OPEN_END.search(text, line_start, line_end) or _OPEN_START.match(text, line_end):
+        line_end = _line_forward(text, line_end, 8)
+    return (_soft(text, max(line_start, offset - _REGION_BEFORE), forward=True),
+            _soft(text, min(line_end, offset + _REGION_AFTER), forward=False))
+
+
+def _soft(text: str, pos: int, forward: bool) -> int:
+    """`pos` moved off the middle of a token (forward or back), so that cutting the text there
+    makes no shorter token that a rule would take for a key."""
+    step = 1 if forward else -1
+    for _ in range(512):
+        if pos <= 0 or pos >= len(text) or not (
+                text[pos - 1] in _TOKEN_CHARS and text[pos] in _TOKEN_CHARS):
+            return pos
+        pos += step
+    return pos
+
+
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+
+
+def _line_back(text: str, pos: int, lines: int) -> int:
+    for _ in range(lines + 1):
+        pos = text.rfind("\n", 0, pos)
+        if pos < 0:
+            return 0
+    return pos + 1
+
+
+def _line_forward(text: str, pos: int, lines: int) -> int:
+    for _ in range(lines + 1):
+        pos = text.find("\n", pos)
+        if pos < 0:
+            return len(text)
+        pos += 1
+    return pos - 1
+
+
+def _disjoint(segments: list[Segment]) -> list[Segment]:
+    """Longest first, then the others that do not overlap one kept; in text order. A dropped
+    span inside a kept one is found again when the kept one is decoded further."""
+    kept: list[Segment] = []
+    for segment in sorted(segments, key=lambda s: (s.start - s.end, s.start)):
+        if all(segment.end <= k.start or segment.start >= k.end for k in kept):
+            kept.append(segment)
+    return sorted(kept, key=lambda s: s.start)
+
+
+def _substitute(outer: Segment, inner: list[Segment]) -> Segment:
+    """`outer` with its own decoded spans put in place, mapped through to the source text."""
+    parts: list[str] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    names: list[tuple[int, tuple[str, ...]]] = []
+    length = 0
+    at = 0
+    for segment in inner:
+        parts.append(outer.text[at:segment.start])
+        begins.extend(outer.begins[at:segment.start])
+        ends.extend(outer.ends[at:segment.start])
+        names.append((length, outer.decodings_at(at)))
+        length += segment.start - at
+        parts.append(segment.text)
+        begins.extend(outer.begins[b] for b in segment.begins)
+        ends.extend(outer.ends[e - 1] for e in segment.ends)
+        for offset, inner_names in segment.names:
+            names.append((length + offset, outer.decodings_at(segment.start) + inner_names))
+        length += len(segment.text)
+        at = segment.end
+    parts.append(outer.text[at:])
+    begins.extend(outer.begins[at:])
+    ends.extend(outer.ends[at:])
+    names.append((length, outer.decodings_at(at)))
+    return Segment(outer.start, outer.end, "".join(parts), begins, ends, names)
+
+
+# --- layers: what the engine scans again --------------------------------------------------------
+
+@dataclass(frozen=True)
+class Layer:
+    """An excerpt of a text with decoded spans in place of their encodings."""
+
+    text: str
+    # (offset in `text`, the segment there or None for original text, offset in the original)
+    pieces: list[tuple[int, Segment | None, int]]
+
+    def locate(self, start: int, end: int) -> tuple[int, int, tuple[str, ...]]:
+        """Where text[start:end] of the layer sits in the original text, and the decodings
+        that made it (none when it was there as written)."""
+        first = self._piece(start)
+        last = self._piece(max(end - 1, start))
+        names: tuple[str, ...] = ()
+        for at, segment, _ in self.pieces[first:last + 1]:
+            if segment is not None:
+                names = segment.decodings_at(max(start - at, 0))
+                break
+        return self._original(first, start, True), self._original(last, end - 1, False), names
+
+    def _piece(self, offset: int) -> int:
+        return bisect.bisect_right([p[0] for p in self.pieces], offset) - 1
+
+    def _original(self, index: int, offset: int, begin: bool) -> int:
+        at, segment, origin = self.pieces[index]
+        if segment is None:
+            return origin + offset - at + (0 if begin else 1)
+        return segment.begins[offset - at] if begin else segment.ends[offset - at]
+
+
+def layers(text: str, segments: Sequence[Segment], context_lines: int) -> list[Layer]:
+    """Excerpts of `text` around `segments` (with `context_lines` lines on either side, where
+    the rules look for an ID or a name), decoded spans in place; overlapping excerpts merge."""
+    spans: list[tuple[int, int, list[Segment]]] = []
+    for segment in segments:
+        start = max(_line_back(text, segment.start, context_lines), segment.start - 4096)
+        end = min(_line_forward(text, segment.end, context_lines), segment.end + 4096)
+        start, end = _soft(text, start, forward=True), _soft(text, end, forward=False)
+        start, end = min(start, segment.start), max(end, segment.end)
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]), [*spans[-1][2], segment])
+        else:
+            spans.append((start, end, [segment]))
+    out = []
+    for start, end, members in spans:
+        parts: list[str] = []
+        pieces: list[tuple[int, Segment | None, int]] = []
+        length = 0
+        at = start
+        for segment in members:
+            pieces.append((length, None, at))
+            parts.append(text[at:segment.start])
+            length += segment.start - at
+            pieces.append((length, segment, segment.start))
+            parts.append(segment.text)
+            length += len(segment.text)
+            at = segment.end
+        pieces.append((length, None, at))
+        parts.append(text[at:end])
+        out.append(Layer("".join(parts), pieces))
+    return out
