@@ -84,3 +84,19 @@ def test_split_prose_and_urls_are_not_joined_into_keys(
     write(tmp_path / "notes.py", text)
     code, findings, _ = scan_json(tmp_path)
     assert (code, findings) == (0, [])
+
+
+@pytest.mark.parametrize("layout", [
+    'accessKeySecret = "{a}" +\n\t"{b}"\n',
+    'ACCESS_KEY_SECRET = (\n    "{a}"\n    "{b}"\n)\n',
+    'export ALIBABA_CLOUD_ACCESS_KEY_SECRET="{a}\\\n{b}"\n',
+])
+def test_a_first_piece_that_looks_like_base64_is_still_joined(
+    layout: str, tmp_path: Path, scan_json: ScanJson
+) -> None:
+    secret = random_secret()
+    text = layout.format(a=secret[:21], b=secret[21:])  # 21 letters and digits: a base64 run
+    write(tmp_path / "creds.txt", text)
+    _, findings, _ = scan_json(tmp_path)
+    assert [(f["line"], f["decoded"]) for f in by_secret(findings, sha(secret))] == [
+        (position(text, secret[:21])[0], ["concat"])]

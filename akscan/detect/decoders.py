@@ -182,12 +182,13 @@ def _find_all(text: str, word: str) -> list[int]:
 
 # What follows a field's name up to its value: the rest of the name, a closing quote, an
 # assignment in any common syntax, a wrapper call such as base64.b64decode( or tea.String(; then
-# a base64 or hex run, or a string literal that the next one continues.
+# a string literal that the next one continues (tried first: a piece may look like base64), or a
+# base64 or hex run.
 _VALUE = re.compile(
     r"""[\w.\-]{0,30}?\\?["'`]?[ \t]*(?:=>|->|:=|==|=|:|,|\(|[ \t])[ \t]*"""
     r"""(?:[A-Za-z_][\w.]{0,40}\([ \t]*)?(?:\([ \t]*(?:\r?\n[ \t]*)?)?"""
-    r"""(?:\\?["'`]?(?P<run>[A-Za-z0-9+/_\-]{16,}={0,2})(?![A-Za-z0-9+/_\-])"""
-    r"""|(?P<split>""" + codec.SPLIT_VALUE.pattern + "))")
+    r"""(?:(?P<split>""" + codec.SPLIT_VALUE.pattern + ")"
+    r"""|\\?["'`]?(?P<run>[A-Za-z0-9+/_\-]{16,}={0,2})(?![A-Za-z0-9+/_\-]))""")
 _PERCENT_SPLIT = re.compile(r"%2[BbFf]")
 _ESCAPE_OR_PERCENT = re.compile(r"[\\%]")
 _DECODERS = {codec.ESCAPE: codec.decode_escapes, codec.PERCENT: codec.decode_percent,
@@ -212,11 +213,11 @@ class _Finder:
         value = _VALUE.match(self.text, end)
         if value is None:
             return
-        if value.group("run"):
+        if value.group("split"):
+            self.region(codec.CONCAT, value.start("split"))
+        else:
             span = codec.base64_run_at(self.text, value.start("run"))
             self.token(_token_encoding(self.text, *span), *span)
-        else:
-            self.region(codec.CONCAT, value.start("split"))
 
     def split(self, offset: int, end: int) -> None:
         """A key that starts with the keyword (LTAI...) and goes on in the next literal."""
