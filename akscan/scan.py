@@ -198,7 +198,7 @@ def _scan_content(data: bytes, display: str, engine: Engine,
     if verdict is None and not needs_decoding_first(data):
         # Most files hold no keyword at all; deciding on the raw bytes skips decoding them.
         verdict = engine.prefilter(data.lower())
-    if verdict is not None and not verdict.rules:
+    if verdict is not None and not verdict:
         return ContentResult([], scanned_bytes=len(data))
     try:
         text = decode(data)
@@ -285,7 +285,7 @@ def scan_stream(
         plain = [(key, data) for key, data in batch if not needs_decoding_first(data)]
         verdicts = engine.prefilter_each([data for _, data in plain]) if plain else []
         out = [
-            (key, scan_bytes(data, label(key), engine, verdict=verdict) if verdict.rules
+            (key, scan_bytes(data, label(key), engine, verdict=verdict) if verdict
              else ContentResult([], scanned_bytes=len(data)))
             for (key, data), verdict in zip(plain, verdicts)
         ]

@@ -62,6 +62,16 @@ def _bytes_to_text(
     return Decoded(text, char_begins, char_ends)
 
 
+_PRINTABLE = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0D}
+
+
+def _text_like(head: bytes) -> bool:
+    """Whether the first bytes of decoded data start text as configs and code start: printable
+    ASCII, or printable ASCII in UTF-16LE. Random bytes pass one time in a few hundred."""
+    return _PRINTABLE.issuperset(head[::2]) and _PRINTABLE.issuperset(head[1::2].replace(
+        b"\0", b" "))
+
+
 # --- base64 -----------------------------------------------------------------------------------
 
 _B64_CHARS = "A-Za-z0-9+/_\\-"
@@ -154,6 +164,12 @@ def decode_base64(text: str, start: int, end: int) -> Decoded | None:
     if urlsafe and ("+" in chars or "/" in chars):
         return None
     try:
+        head = base64.b64decode(chars[:8], altchars=b"-_" if urlsafe else None, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not _text_like(head):
+        return None  # most runs are hashes or binary: their first bytes say so
+    try:
         data = base64.b64decode(chars + "=" * (-len(chars) % 4),
                                 altchars=b"-_" if urlsafe else None, validate=True)
     except (binascii.Error, ValueError):
@@ -177,7 +193,7 @@ def hex_run_at(text: str, pos: int, limit: int) -> tuple[int, int]:
 
 
 def decode_hex(text: str, start: int, end: int) -> Decoded | None:
-    if (end - start) % 2:
+    if (end - start) % 2 or not _text_like(bytes.fromhex(text[start:start + 8])):
         return None
     try:
         data = bytes.fromhex(text[start:end])

@@ -130,13 +130,7 @@ class Decoders:
         for key, offsets in hits.items():
             encoding = self.forms.get(key)
             if encoding is None:
-                for written, offset in _occurrences(text, self.written.get(key, ()), offsets):
-                    end = offset + len(written)
-                    if key in self.valued:
-                        finder.value(end)
-                    else:
-                        finder.split(offset, end)
-                    finder.escapes(offset)
+                self._plain(finder, key, _occurrences(text, self.written.get(key, ()), offsets))
                 continue
             for _, offset in _occurrences(text, self.exact[key], offsets):
                 if encoding == codec.BASE64:
@@ -155,6 +149,28 @@ class Decoders:
             found = [self._nested(segment, hits_of, depth) for segment in found]
         return found
 
+    def _plain(self, finder: _Finder, key: bytes, found: list[tuple[str, int]]) -> None:
+        """The triggers at a keyword's occurrences. This loop runs for every keyword in every
+        file that has one, so its cheap tests are inline: a method runs only past them."""
+        if not found:
+            return
+        text = finder.text
+        value = _VALUE.match if key in self.valued else None
+        split = codec.SPLIT_AFTER.match
+        find = text.find
+        marks = finder.marks()
+        for written, offset in found:
+            end = offset + len(written)
+            if value is not None:
+                match = value(text, end)
+                if match is not None:
+                    finder.value(match)
+            elif split(text, end):
+                finder.region(codec.CONCAT, offset)
+            lo, hi = max(0, offset - _HINT_BEFORE), end + _HINT_AFTER
+            if any(find(mark, lo, hi) >= 0 for mark in marks):
+                finder.escapes(offset)
+
     def _nested(self, segment: Segment, hits_of: HitsOf, depth: int) -> Segment:
         inner = self.segments(segment.text, hits_of(segment.text), hits_of, depth + 1)
         return _substitute(segment, inner) if inner else segment
@@ -165,9 +181,10 @@ def _occurrences(
 ) -> list[tuple[str, int]]:
     """Where `text` holds one of `writings` (case matters): at the prefilter's `offsets` (found
     case-blind), or anywhere when they are not known."""
-    if offsets is not None:
-        return [(w, at) for at in offsets[:_MAX_TRIGGERS * 4] for w in writings
-                if text.startswith(w, at)][:_MAX_TRIGGERS]
+    # Checking the case at each offset costs more than searching the text (in C) past about
+    # thirty of them: many offsets are usually noise, as `posts.` is for STS.
+    if offsets is not None and len(offsets) <= 32:
+        return [(w, at) for at in offsets for w in writings if text.startswith(w, at)]
     return [(w, at) for w in writings for at in _find_all(text, w)]
 
 
@@ -183,12 +200,16 @@ def _find_all(text: str, word: str) -> list[int]:
 # What follows a field's name up to its value: the rest of the name, a closing quote, an
 # assignment in any common syntax, a wrapper call such as base64.b64decode( or tea.String(; then
 # a string literal that the next one continues (tried first: a piece may look like base64), or a
-# base64 or hex run.
+# base64 or hex run: one with a digit, + or / or padding, not called (load_credentials() is a
+# name: base64 of 12 bytes or more nearly always has one of those).
+# `(?=(?P<name>...))(?P=name)` takes the rest of the name whole (an atomic group, which `re`
+# lacks before Python 3.11): where no value follows, most keywords, it fails at once instead of
+# trying every shorter name.
 _VALUE = re.compile(
-    r"""[\w.\-]{0,30}?\\?["'`]?[ \t]*(?:=>|->|:=|==|=|:|,|\(|[ \t])[ \t]*"""
+    r"""(?=(?P<name>[\w.\-]{0,30}))(?P=name)\\?["'`]?[ \t]*(?:=>|:=|==|=|:|,|\(|[ \t])[ \t]*"""
     r"""(?:[A-Za-z_][\w.]{0,40}\([ \t]*)?(?:\([ \t]*(?:\r?\n[ \t]*)?)?"""
     r"""(?:(?P<split>""" + codec.SPLIT_VALUE.pattern + ")"
-    r"""|\\?["'`]?(?P<run>[A-Za-z0-9+/_\-]{16,}={0,2})(?![A-Za-z0-9+/_\-]))""")
+    r"""|\\?["'`]?(?=[A-Za-z_\-]*[0-9+/=])(?P<run>[A-Za-z0-9+/_\-]{16,}={0,2})(?![(]))""")
 _PERCENT_SPLIT = re.compile(r"%2[BbFf]")
 _ESCAPE_OR_PERCENT = re.compile(r"[\\%]")
 _DECODERS = {codec.ESCAPE: codec.decode_escapes, codec.PERCENT: codec.decode_percent,
@@ -206,34 +227,31 @@ class _Finder:
         self.tried: set[tuple[int, int]] = set()
         self.regions: set[tuple[str, int, int]] = set()
         self.tokens: list[Segment] = []  # decoded base64 or hex runs that hold something
+        self._marks: list[str] | None = None
 
-    def value(self, end: int) -> None:
-        """The value given to a keyword-named field: base64 or hex (`akSecret: <base64>`), or
-        string literals split into pieces (`secret = "abc" + "def"`)."""
-        value = _VALUE.match(self.text, end)
-        if value is None:
-            return
-        if value.group("split"):
-            self.region(codec.CONCAT, value.start("split"))
+    def marks(self) -> list[str]:
+        """Which of a backslash and a percent sign the text holds: escapes need one."""
+        if self._marks is None:
+            self._marks = [mark for mark in ("\\", "%") if mark in self.text]
+        return self._marks
+
+    def value(self, match: re.Match[str]) -> None:
+        """The value given to a keyword-named field (`_VALUE` matched after the name): string
+        literals split into pieces (`secret = "abc" + "def"`), or base64 or hex
+        (`akSecret: <base64>`)."""
+        if match.group("split"):
+            self.region(codec.CONCAT, match.start("split"))
         else:
-            span = codec.base64_run_at(self.text, value.start("run"))
+            span = codec.base64_run_at(self.text, match.start("run"))
             self.token(_token_encoding(self.text, *span), *span)
-
-    def split(self, offset: int, end: int) -> None:
-        """A key that starts with the keyword (LTAI...) and goes on in the next literal."""
-        if codec.SPLIT_AFTER.match(self.text, end):
-            self.region(codec.CONCAT, offset)
 
     def escapes(self, offset: int) -> None:
         """String escapes or percent-encoding right around a keyword (`\\nLTAI...`,
         `secret%3D...`), decoded over the part of the line around it."""
-        hint = _ESCAPE_OR_PERCENT.search(self.text, max(0, offset - _HINT_BEFORE),
-                                         offset + _HINT_AFTER)
-        if hint is None:
-            return
-        if codec.ESCAPE_HINT.search(self.text, hint.start(), offset + _HINT_AFTER):
+        lo, hi = max(0, offset - _HINT_BEFORE), offset + _HINT_AFTER
+        if codec.ESCAPE_HINT.search(self.text, lo, hi):
             self.region(codec.ESCAPE, offset)
-        if codec.PERCENT_HINT.search(self.text, hint.start(), offset + _HINT_AFTER):
+        if codec.PERCENT_HINT.search(self.text, lo, hi):
             self.region(codec.PERCENT, offset)
 
     def region(self, encoding: str, offset: int) -> None:

@@ -46,6 +46,10 @@ class Prefiltered:
     # byte offsets of each keyword or lower-cased encoded form of one in the content
     hits: dict[bytes, list[int]]
 
+    def __bool__(self) -> bool:
+        """Whether the content is worth scanning: a rule to run, or something to decode."""
+        return bool(self.rules or self.hits)
+
 
 @dataclass(frozen=True)
 class _Candidate:
@@ -73,17 +77,14 @@ class Engine:
         plain = sorted({k for r in self.rules for k in r.keywords})
         self._plain = plain
         self._decoders = Decoders(self.rules) if self.decode else None
-        # Encoded forms of the keywords are searched for in the same pass: a hit wakes the
-        # keyword's rules, so that the content is scanned and its encoded spans decoded.
+        # Encoded forms of the keywords are searched for in the same pass. A hit wakes no rule
+        # (without its keyword the plain text cannot match), only the decoders.
         forms = sorted(self._decoders.forms) if self._decoders else []
         keywords = plain + forms
         self._keywords = keywords
         self._index = {k: i for i, k in enumerate(keywords)}
-        # Which rules each keyword or form (by its index) wakes up.
-        sources = self._decoders.form_keywords if self._decoders else {}
-        self._woken = [[r for r in self.rules
-                        if k in r.keywords or not sources.get(k, set()).isdisjoint(r.keywords)]
-                       for k in keywords]
+        # Which rules each keyword (by its index) wakes up.
+        self._woken = [[r for r in self.rules if k in r.keywords] for k in keywords]
         # One pass of Aho-Corasick finds every keyword at once: 3x faster than a pass per keyword.
         # As a DFA, a few hundred encoded forms cost no more than the plain keywords alone.
         self._automaton = (BytesAhoCorasick(keywords, implementation=Implementation.DFA)
@@ -170,9 +171,9 @@ class Engine:
         if rules is None:
             hits = self._hits(fragment.text)
             rules = self._selected({self._index[k]: [] for k in hits}).rules
-        if not rules:
+        if not rules and not hits:
             return result
-        candidates = self._match(fragment, rules, result)
+        candidates = self._match(fragment, rules, result) if rules else []
         lines = _LineIndex(fragment.text)
         found = [(c.start, c.end, _finding(fragment, c, lines, line))
                  for c, line in self._in_context(candidates, lines)]
