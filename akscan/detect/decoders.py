@@ -10,8 +10,7 @@ A decoded base64 or hex run is kept only if it is text that holds a keyword or i
 key; its siblings a few lines away (the other values of a Kubernetes Secret) are then tried too.
 What a decoded span holds is decoded again, up to `MAX_DEPTH` decodings in all.
 
-The engine scans `layers`: excerpts of the text with the decoded spans put in place, each
-character traceable to where its encoding sits in the original text.
+The engine then scans excerpts of the text with the decoded spans in place (layers.py).
 """
 
 from __future__ import annotations
@@ -288,8 +287,8 @@ class _Finder:
     def siblings(self) -> None:
         """Values near a decoded one: in a Secret's `data:` map, the secret next to the ID."""
         for segment in list(self.tokens):
-            start = _line_back(self.text, segment.start, _SIBLING_LINES)
-            end = _line_forward(self.text, segment.end, _SIBLING_LINES)
+            start = line_back(self.text, segment.start, _SIBLING_LINES)
+            end = line_forward(self.text, segment.end, _SIBLING_LINES)
             for run in codec.BASE64_RUN.finditer(self.text, start, end):
                 self.token(_token_encoding(self.text, *run.span()), *run.span(), sibling=True)
 
@@ -315,12 +314,12 @@ def _region(text: str, offset: int) -> tuple[int, int]:
     line_end = len(text) if line_end < 0 else line_end
     # Split literals continue over the next lines: take a few when the line ends open.
     if _OPEN_END.search(text, line_start, line_end) or _OPEN_START.match(text, line_end):
-        line_end = _line_forward(text, line_end, 8)
-    return (_soft(text, max(line_start, offset - _REGION_BEFORE), forward=True),
-            _soft(text, min(line_end, offset + _REGION_AFTER), forward=False))
+        line_end = line_forward(text, line_end, 8)
+    return (soft_boundary(text, max(line_start, offset - _REGION_BEFORE), forward=True),
+            soft_boundary(text, min(line_end, offset + _REGION_AFTER), forward=False))
 
 
-def _soft(text: str, pos: int, forward: bool) -> int:
+def soft_boundary(text: str, pos: int, forward: bool) -> int:
     """`pos` moved off the middle of a token (forward or back), so that cutting the text there
     makes no shorter token that a rule would take for a key."""
     step = 1 if forward else -1
@@ -335,7 +334,8 @@ def _soft(text: str, pos: int, forward: bool) -> int:
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
 
 
-def _line_back(text: str, pos: int, lines: int) -> int:
+def line_back(text: str, pos: int, lines: int) -> int:
+    """The start of the line `lines` lines above the one holding `pos`."""
     for _ in range(lines + 1):
         pos = text.rfind("\n", 0, pos)
         if pos < 0:
@@ -343,7 +343,8 @@ def _line_back(text: str, pos: int, lines: int) -> int:
     return pos + 1
 
 
-def _line_forward(text: str, pos: int, lines: int) -> int:
+def line_forward(text: str, pos: int, lines: int) -> int:
+    """The end of the line `lines` lines below the one holding `pos`."""
     for _ in range(lines + 1):
         pos = text.find("\n", pos)
         if pos < 0:
@@ -388,68 +389,3 @@ def _substitute(outer: Segment, inner: list[Segment]) -> Segment:
     ends.extend(outer.ends[at:])
     names.append((length, outer.decodings_at(at)))
     return Segment(outer.start, outer.end, "".join(parts), begins, ends, names)
-
-
-# --- layers: what the engine scans again --------------------------------------------------------
-
-@dataclass(frozen=True)
-class Layer:
-    """An excerpt of a text with decoded spans in place of their encodings."""
-
-    text: str
-    # (offset in `text`, the segment there or None for original text, offset in the original)
-    pieces: list[tuple[int, Segment | None, int]]
-
-    def locate(self, start: int, end: int) -> tuple[int, int, tuple[str, ...]]:
-        """Where text[start:end] of the layer sits in the original text, and the decodings
-        that made it (none when it was there as written)."""
-        first = self._piece(start)
-        last = self._piece(max(end - 1, start))
-        names: tuple[str, ...] = ()
-        for at, segment, _ in self.pieces[first:last + 1]:
-            if segment is not None:
-                names = segment.decodings_at(max(start - at, 0))
-                break
-        return self._original(first, start, True), self._original(last, end - 1, False), names
-
-    def _piece(self, offset: int) -> int:
-        return bisect.bisect_right([p[0] for p in self.pieces], offset) - 1
-
-    def _original(self, index: int, offset: int, begin: bool) -> int:
-        at, segment, origin = self.pieces[index]
-        if segment is None:
-            return origin + offset - at + (0 if begin else 1)
-        return segment.begins[offset - at] if begin else segment.ends[offset - at]
-
-
-def layers(text: str, segments: Sequence[Segment], context_lines: int) -> list[Layer]:
-    """Excerpts of `text` around `segments` (with `context_lines` lines on either side, where
-    the rules look for an ID or a name), decoded spans in place; overlapping excerpts merge."""
-    spans: list[tuple[int, int, list[Segment]]] = []
-    for segment in segments:
-        start = max(_line_back(text, segment.start, context_lines), segment.start - 4096)
-        end = min(_line_forward(text, segment.end, context_lines), segment.end + 4096)
-        start, end = _soft(text, start, forward=True), _soft(text, end, forward=False)
-        start, end = min(start, segment.start), max(end, segment.end)
-        if spans and start <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end, spans[-1][1]), [*spans[-1][2], segment])
-        else:
-            spans.append((start, end, [segment]))
-    out = []
-    for start, end, members in spans:
-        parts: list[str] = []
-        pieces: list[tuple[int, Segment | None, int]] = []
-        length = 0
-        at = start
-        for segment in members:
-            pieces.append((length, None, at))
-            parts.append(text[at:segment.start])
-            length += segment.start - at
-            pieces.append((length, segment, segment.start))
-            parts.append(segment.text)
-            length += len(segment.text)
-            at = segment.end
-        pieces.append((length, None, at))
-        parts.append(text[at:end])
-        out.append(Layer("".join(parts), pieces))
-    return out

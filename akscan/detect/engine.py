@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from ahocorasick_rs import AhoCorasick, BytesAhoCorasick, Implementation
 
-from akscan.detect.decoders import Decoders, Hits, layers
+from akscan.detect.decoders import Decoders, Hits
 from akscan.detect.filters import char_classes, inline_allow_reason, shannon_entropy
+from akscan.detect.layers import layers
 from akscan.detect.pairing import link_pairs
 from akscan.model import PRECISIONS, Finding, Fragment
 from akscan.rules import Rule
