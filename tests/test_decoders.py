@@ -11,11 +11,14 @@ import random
 import urllib.parse
 from pathlib import Path
 
-from helpers import ScanJson, by_secret, write
+import pytest
+from gitrepo import Repo
+from helpers import RunCli, ScanJson, by_secret, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keys import random_id, random_secret
 
+from akscan.cli import main
 from akscan.detect.engine import Engine
 from akscan.model import Fragment
 from akscan.rules import builtin_rules_dir, load_rules
@@ -251,7 +254,7 @@ def test_an_encoded_key_is_suppressed_by_a_comment_on_its_line(
     assert (code, findings) == (0, [])
 
 
-def test_text_report_says_how_the_key_was_encoded(tmp_path: Path, run_cli) -> None:  # type: ignore[no-untyped-def]
+def test_text_report_says_how_the_key_was_encoded(tmp_path: Path, run_cli: RunCli) -> None:
     write(tmp_path / "secret.yaml", f"akId: {b64(random_id())}\n")
     code, out, _ = run_cli(["scan", "--color", "never", str(tmp_path)])
     assert code == 1
@@ -270,3 +273,18 @@ def test_a_base64_id_in_any_surroundings_is_found_at_its_encoding(
     found = [f for f in scan_text(text) if f.secret == key_id]
     assert [(f.line, f.column, f.decoded) for f in found] == [
         (*position(text, encoded), ("base64",))]
+
+
+def test_an_encoded_key_in_git_history_is_found_with_its_commit(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_id = random_id()
+    text = f"kind: Secret\ndata:\n  akId: {b64(key_id)}\n"
+    commit = repo.commit("add the secret", {"deploy/secret.yaml": text})
+    repo.commit("drop it", {"deploy/secret.yaml": "kind: Secret\ndata: {}\n"})
+    code = main(["history", str(repo.path), "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert code == 1
+    assert [(f["path"], f["line"], f["commit"], f["decoded"])
+            for f in by_secret(findings, sha(key_id))] == [
+        ("deploy/secret.yaml", 3, commit, ["base64"])]
