@@ -233,6 +233,17 @@ def test_an_encrypted_member_is_reported_not_scanned(tmp_path: Path, scan_json: 
     assert code == 2 and "locked.zip!secret.env: encrypted; not scanned" in err
 
 
+def test_text_that_starts_like_an_archive_is_read_as_text(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    text, key_id, _ = credentials()
+    (tmp_path / "notes.txt").write_text("BZh9 is a bzip2 block size\n" + text)
+    code, findings, err = scan_json(tmp_path)
+    assert code == 1 and "warning" not in err
+    assert paths_of(findings, key_id) == [("notes.txt", 2)]
+    assert archives.kind(bz2.compress(b"")) == archives.kind(bz2.compress(b"x")) == "bzip2"
+
+
 def test_binary_files_that_are_not_archives_are_still_skipped(
     tmp_path: Path, scan_json: ScanJson
 ) -> None:

@@ -28,7 +28,10 @@ def kind(data: bytes) -> str | None:
         return ZIP
     if data.startswith(b"\x1f\x8b"):
         return GZIP
-    if data.startswith(b"BZh") and data[3:4].isdigit():
+    # "BZh" and a block size, then the magic of a block (pi) or of the end (sqrt pi): a text
+    # that happens to start with BZh9 is no archive.
+    if data.startswith(b"BZh") and data[3:4].isdigit() and data[4:10] in (
+            b"1AY&SY", b"\x17rE8P\x90"):
         return BZIP2
     if data.startswith(b"\xfd7zXZ\x00"):
         return XZ
