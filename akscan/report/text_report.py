@@ -22,7 +22,7 @@ def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -
         stream.write(f"{location}: {finding.rule_id} [{severity}] {shown}\n")
         detail = finding.description
         if finding.decoded:
-            detail += f" (encoded: decoded from {' then '.join(finding.decoded)})"
+            detail += f"; decoded from {' then '.join(finding.decoded)}"
         if finding.paired_with:
             partners = ", ".join(f"{p.kind} at {p.path}:{p.line}:{p.column}"
                                  for p in finding.paired_with)
