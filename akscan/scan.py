@@ -8,6 +8,7 @@ with an engine that releases the GIL while matching.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import time
@@ -175,8 +176,12 @@ def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResu
     if len(data) > max_file_size:  # grew since it was listed
         return ContentResult([], too_large=True, errors=[
             f"{item.display}: over the size limit of {max_file_size} bytes; not scanned"])
-    return scan_bytes(data, item.display, engine,
-                      limits=archives.Limits(max_member=max_file_size))
+    return scan_bytes(data, item.display, engine, limits=_limits(max_file_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _limits(max_file_size: int) -> archives.Limits:
+    return archives.Limits(max_member=max_file_size)
 
 
 def scan_bytes(data: bytes, display: str, engine: Engine,
@@ -265,6 +270,11 @@ def member_suffix(path: str, container: str) -> str:
     return path[len(container):] if path.startswith(container + "!") else ""
 
 
+def _decode_first(data: bytes) -> bool:
+    """Whether a keyword search of the raw bytes would be wrong: UTF-16, binary, archives."""
+    return needs_decoding_first(data) or archives.kind(data) is not None
+
+
 # Contents gathered for one keyword prefilter pass (see Engine.rules_for_each).
 _BATCH_BYTES = 1 << 20
 
@@ -282,7 +292,7 @@ def scan_stream(
     """
 
     def scan_batch(batch: list[tuple[str, bytes]]) -> list[tuple[str, ContentResult]]:
-        plain = [(key, data) for key, data in batch if not needs_decoding_first(data)]
+        plain = [(key, data) for key, data in batch if not _decode_first(data)]
         verdicts = engine.prefilter_each([data for _, data in plain]) if plain else []
         out = [
             (key, scan_bytes(data, label(key), engine, verdict=verdict) if verdict
@@ -291,7 +301,7 @@ def scan_stream(
         ]
         if len(plain) < len(batch):  # UTF-16, binary or archives: decoded before deciding
             out.extend((key, scan_bytes(data, label(key), engine, limits=limits))
-                       for key, data in batch if needs_decoding_first(data))
+                       for key, data in batch if _decode_first(data))
         return out
 
     def batches() -> Iterator[list[tuple[str, bytes]]]:

@@ -20,6 +20,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
 from typing import Optional
 
 from akscan.detect import codec
@@ -149,26 +150,33 @@ class Decoders:
         return found
 
     def _plain(self, finder: _Finder, key: bytes, found: list[tuple[str, int]]) -> None:
-        """The triggers at a keyword's occurrences. This loop runs for every keyword in every
-        file that has one, so its cheap tests are inline: a method runs only past them."""
+        """The triggers at a keyword's occurrences. This runs at every keyword of every file
+        that has one, so the cheap tests run over all occurrences at once (`map` calls them
+        from C); a method runs only where one passed."""
         if not found:
             return
         text = finder.text
-        value = _VALUE.match if key in self.valued else None
-        split = codec.SPLIT_AFTER.match
-        find = text.find
+        offsets = [offset for _, offset in found]
+        ends = [offset + len(written) for written, offset in found]
+        texts = repeat(text, len(found))
+        if key in self.valued:
+            for match in filter(None, map(_VALUE.match, texts, ends)):
+                finder.value(match)
+        else:
+            for offset, split in zip(offsets, map(codec.SPLIT_AFTER.match, texts, ends)):
+                if split:
+                    finder.region(codec.CONCAT, offset)
         marks = finder.marks()
-        for written, offset in found:
-            end = offset + len(written)
-            if value is not None:
-                match = value(text, end)
-                if match is not None:
-                    finder.value(match)
-            elif split(text, end):
-                finder.region(codec.CONCAT, offset)
-            lo, hi = max(0, offset - _HINT_BEFORE), end + _HINT_AFTER
-            if any(find(mark, lo, hi) >= 0 for mark in marks):
-                finder.escapes(offset)
+        if not marks:
+            return
+        los = [max(0, offset - _HINT_BEFORE) for offset in offsets]
+        his = [end + _HINT_AFTER for end in ends]
+        near: set[int] = set()
+        for mark in marks:
+            near.update(offset for offset, at in zip(
+                offsets, map(text.find, repeat(mark, len(found)), los, his)) if at >= 0)
+        for offset in sorted(near):
+            finder.escapes(offset)
 
     def _nested(self, segment: Segment, hits_of: HitsOf, depth: int) -> Segment:
         inner = self.segments(segment.text, hits_of(segment.text), hits_of, depth + 1)
@@ -183,7 +191,8 @@ def _occurrences(
     # Checking the case at each offset costs more than searching the text (in C) past about
     # thirty of them: many offsets are usually noise, as `posts.` is for STS.
     if offsets is not None and len(offsets) <= 32:
-        return [(w, at) for at in offsets for w in writings if text.startswith(w, at)]
+        return [(w, at) for w in writings
+                for at in compress(offsets, map(text.startswith, repeat(w), offsets))]
     return [(w, at) for w in writings for at in _find_all(text, w)]
 
 

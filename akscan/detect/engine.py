@@ -114,11 +114,13 @@ class Engine:
         and those that have none."""
         if self._automaton is None:
             return Prefiltered(list(self._always), {})
-        hits: dict[int, list[int]] = {}
-        for index, start, _ in self._automaton.find_matches_as_indexes(lowered,
-                                                                       overlapping=True):
-            hits.setdefault(index, []).append(start)
-        return self._selected(hits)
+        matches = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
+        present = {index for index, _, _ in matches}
+        # One comprehension per keyword present (one or two, mostly) beats a loop that appends.
+        if len(present) == 1:
+            return self._selected({present.pop(): [start for _, start, _ in matches]})
+        return self._selected({index: [start for i, start, _ in matches if i == index]
+                               for index in present})
 
     def rules_for(self, lowered: bytes) -> list[Rule]:
         return self.prefilter(lowered).rules
@@ -177,12 +179,15 @@ class Engine:
         candidates = self._match(fragment, rules, result) if rules else []
         lines = _LineIndex(fragment.text)
         found = [(c.start, c.end, _finding(fragment, c, lines, line))
-                 for c, line in self._in_context(candidates, lines)]
+                 for c, line in self._in_context(candidates, lines)] if candidates else []
         if self._decoders is not None:
             if hits is None:
                 hits = self._hits(fragment.text)
-            if hits:
-                found = _merge_decoded(found, self._decoded(fragment, hits, lines, result))
+            decoded = self._decoded(fragment, hits, lines, result) if hits else []
+            if decoded:
+                found = _merge_decoded(found, decoded)
+        if not found:
+            return result
         found.sort(key=lambda item: (item[0], item[2].rule_id))
         result.findings = link_pairs([finding for _, _, finding in found])
         return result
@@ -193,6 +198,8 @@ class Engine:
         """Findings in the decoded spans of the fragment, located in the fragment."""
         assert self._decoders is not None
         segments = self._decoders.segments(fragment.text, hits, self._hits)
+        if not segments:
+            return []
         found = []
         for layer in layers(fragment.text, segments, self._context_lines):
             excerpt = Fragment(fragment.path, layer.text, fragment.origin)

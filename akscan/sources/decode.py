@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import codecs
 
-from akscan.sources import archives
-
 _SNIFF = 8192
 
 
@@ -19,11 +17,10 @@ class BinaryContent(Exception):
 
 
 def needs_decoding_first(data: bytes) -> bool:
-    """True when a byte-level keyword search would be wrong (UTF-16, archives) or pointless
-    (binary)."""
+    """True when a byte-level keyword search would be wrong (UTF-16) or pointless (binary)."""
     # find() with bounds, not `in data[:_SNIFF]`: no copy of the head for every file
     return (data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
-            or data.find(b"\0", 0, _SNIFF) >= 0 or archives.kind(data) is not None)
+            or data.find(b"\0", 0, _SNIFF) >= 0)
 
 
 def decode(data: bytes) -> str:
