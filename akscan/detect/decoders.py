@@ -65,6 +65,23 @@ def encoded_forms(written: str) -> dict[str, str]:
     return forms
 
 
+def _role(rule: Rule, keyword: bytes) -> str | None:
+    """What a keyword is to its rule, as the rule's positive examples show: the name of a field
+    assigned the secret ("name": ACCESS_KEY_SECRET=...), the start of the secret itself
+    ("prefix": LTAI...), or neither (an SDK call around it), where decoding has nothing to do."""
+    word = re.compile(re.escape(keyword.decode("ascii")), re.IGNORECASE)
+    for example in rule.positive_examples:
+        for match in rule.pattern.finditer(example):
+            group = "secret" if rule.pattern.groupindex else 0
+            secret, (start, _) = match.group(group), match.span(group)
+            if secret.lower().startswith(keyword.decode("ascii")):
+                return "prefix"
+            for found in word.finditer(example, 0, start):
+                if _ASSIGNED.match(example, found.end(), start):
+                    return "name"
+    return None
+
+
 def written_forms(keyword: bytes, examples: Iterable[str]) -> set[str]:
     """How a keyword is written where it matters: as in the rule's pattern and positive
     examples (LTAI, not ltai; getProfile), or else lower case, upper case and capitalised."""
@@ -98,7 +115,8 @@ class Decoders:
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.keywords: frozenset[bytes] = frozenset()
         written: dict[bytes, set[str]] = {}
-        self.valued: set[bytes] = set()  # keywords that name a field holding the secret
+        self.valued: set[bytes] = set()  # keywords that name a field assigned the secret
+        self.prefixes: set[bytes] = set()  # keywords that a secret starts with (LTAI)
         self.forms: dict[bytes, str] = {}  # lower-cased encoded form -> encoding
         exact: dict[bytes, set[str]] = {}
         self.form_keywords: dict[bytes, set[bytes]] = {}  # lower-cased form -> its keywords
@@ -106,9 +124,13 @@ class Decoders:
             for keyword in rule.keywords:
                 written.setdefault(keyword, set()).update(
                     written_forms(keyword, [*rule.positive_examples, rule.pattern.pattern]))
-                # A keyword that the match lies just around names the field, not the value.
-                if rule.keyword_window is not None:
+                role = _role(rule, keyword)
+                if role == "name":
                     self.valued.add(keyword)
+                elif role == "prefix":
+                    self.prefixes.add(keyword)
+        # A keyword that starts keys (LTAI) is a key wherever it occurs, not a field's name.
+        self.valued -= self.prefixes
         self.keywords = frozenset(written)
         for keyword, writings in sorted(written.items()):
             for writing in sorted(writings):
@@ -162,10 +184,12 @@ class Decoders:
         if key in self.valued:
             for match in filter(None, map(_VALUE.match, texts, ends)):
                 finder.value(match)
-        else:
+        elif key in self.prefixes:
             for offset, split in zip(offsets, map(codec.SPLIT_AFTER.match, texts, ends)):
                 if split:
                     finder.region(codec.CONCAT, offset)
+        else:
+            return  # a keyword around the key (an SDK call): nothing to decode
         marks = finder.marks()
         if not marks:
             return
@@ -218,6 +242,8 @@ _VALUE = re.compile(
     r"""(?:[A-Za-z_][\w.]{0,40}\([ \t]*)?(?:\([ \t]*(?:\r?\n[ \t]*)?)?"""
     r"""(?:(?P<split>""" + codec.SPLIT_VALUE.pattern + ")"
     r"""|\\?["'`]?(?=[A-Za-z_\-]*[0-9+/=])(?P<run>[A-Za-z0-9+/_\-]{16,}={0,2})(?![(]))""")
+# A name's rest and an assignment, up to the value (for `_role`).
+_ASSIGNED = re.compile(r"""[\w.\-]{0,30}\\?["'`]?[ \t]*(?:=>|:=|==|=|:)[ \t]*\\?["'`]?\Z""")
 _PERCENT_SPLIT = re.compile(r"%2[BbFf]")
 _ESCAPE_OR_PERCENT = re.compile(r"[\\%]")
 _DECODERS = {codec.ESCAPE: codec.decode_escapes, codec.PERCENT: codec.decode_percent,
