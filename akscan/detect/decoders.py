@@ -148,13 +148,18 @@ class Decoders:
     def segments(self, text: str, hits: Hits, hits_of: HitsOf, depth: int = 1) -> list[Segment]:
         """The decoded spans of `text` (where the prefilter found `hits`); disjoint, in order;
         what they hold is decoded again while `depth` allows."""
+        plain = [(key, where) for key, offsets in hits.items() if key not in self.forms
+                 and (key in self.valued or key in self.prefixes)
+                 and (where := _occurrences(text, self.written[key], offsets))]
+        coded = [key for key in hits if key in self.forms]
+        if not plain and not coded:
+            return []  # the common case: keywords, but not as written (posts. for STS.)
         finder = _Finder(self, text, hits_of)
-        for key, offsets in hits.items():
-            encoding = self.forms.get(key)
-            if encoding is None:
-                self._plain(finder, key, _occurrences(text, self.written.get(key, ()), offsets))
-                continue
-            for _, offset in _occurrences(text, self.exact[key], offsets):
+        for key, where in plain:
+            self._plain(finder, key, where)
+        for key in coded:
+            encoding = self.forms[key]
+            for _, offset in _occurrences(text, self.exact[key], hits[key]):
                 if encoding == codec.BASE64:
                     start, end = codec.base64_run_at(text, offset)
                     if _PERCENT_SPLIT.match(text, end) or _PERCENT_SPLIT.match(text, start - 3):
@@ -184,12 +189,10 @@ class Decoders:
         if key in self.valued:
             for match in filter(None, map(_VALUE.match, texts, ends)):
                 finder.value(match)
-        elif key in self.prefixes:
+        else:  # a prefix: the key itself starts here
             for offset, split in zip(offsets, map(codec.SPLIT_AFTER.match, texts, ends)):
                 if split:
                     finder.region(codec.CONCAT, offset)
-        else:
-            return  # a keyword around the key (an SDK call): nothing to decode
         marks = finder.marks()
         if not marks:
             return
