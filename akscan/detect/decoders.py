@@ -20,7 +20,7 @@ import bisect
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
+from itertools import compress, islice, repeat
 from typing import Optional
 
 from akscan.detect import codec
@@ -40,6 +40,7 @@ _VALUE_WINDOW = 120  # how far after a keyword its value may start
 _HINT_BEFORE, _HINT_AFTER = 16, 160  # where escapes or a split must be to matter to a keyword
 _REGION_BEFORE, _REGION_AFTER = 256, 1024  # the part of a keyword's line decoded for escapes
 _SIBLING_LINES = 5
+_MAX_OFFSETS = 4096  # case-blind offsets checked one by one; past that, a search of the text
 _MAX_TRIGGERS = 200  # hits followed per written form and text: a log full of them stays cheap
 _CREDENTIAL_SHAPE = re.compile(r"\s*[A-Za-z0-9]{16,64}\s*")
 
@@ -215,11 +216,11 @@ def _occurrences(
 ) -> list[tuple[str, int]]:
     """Where `text` holds one of `writings` (case matters): at the prefilter's `offsets` (found
     case-blind), or anywhere when they are not known."""
-    # Checking the case at each offset costs more than searching the text (in C) past about
-    # thirty of them: many offsets are usually noise, as `posts.` is for STS.
-    if offsets is not None and len(offsets) <= 32:
-        return [(w, at) for w in writings
-                for at in compress(offsets, map(text.startswith, repeat(w), offsets))]
+    # Checking the case at each offset (from C, by `map`) costs less CPU time than searching
+    # the whole text again, until there are very many of them.
+    if offsets is not None and len(offsets) <= _MAX_OFFSETS:
+        return [(w, at) for w in writings for at in islice(
+            compress(offsets, map(text.startswith, repeat(w), offsets)), _MAX_TRIGGERS)]
     return [(w, at) for w in writings for at in _find_all(text, w)]
 
 
