@@ -17,7 +17,8 @@ from akscan import git
 from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.model import Finding
-from akscan.scan import ContentResult, scan_stream
+from akscan.scan import ContentResult, member_suffix, scan_stream
+from akscan.sources import archives
 from akscan.sources.blobs import read_blobs
 from akscan.sources.history import Listing, blob_ids, display
 
@@ -60,17 +61,18 @@ def scan_history(
 
     contents = read_blobs(repo, blob_ids(repo, revisions, listing), options.max_file_size,
                           lambda oid, size: oversized.append((oid, size)), describe)
-    by_blob: dict[str, list[Finding]] = {}
+    by_blob: dict[str, tuple[str, list[Finding]]] = {}  # blob -> (its label, its findings)
 
     def handle(oid: str, result: ContentResult) -> None:
         stats.errors.extend(result.errors)
+        stats.notes.extend(result.notes)
         if result.binary:
             stats.binary_skipped += 1
         else:
             stats.blobs_scanned += 1
             stats.bytes_scanned += result.scanned_bytes
         if result.findings:
-            by_blob[oid] = result.findings
+            by_blob[oid] = (label(oid), result.findings)
         if on_progress is not None:
             stats.commits = len(listing.commits)
             on_progress(stats)
@@ -78,7 +80,8 @@ def scan_history(
     def label(oid: str) -> str:
         return f"{listing.where(oid)[0]} (blob {oid[:12]})"
 
-    scan_stream(contents, engine, options.jobs, label, handle)
+    scan_stream(contents, engine, options.jobs, label, handle,
+                archives.Limits(max_member=options.max_file_size))
     for oid, size in oversized:
         path, commit = listing.where(oid)
         stats.errors.append(
@@ -95,12 +98,15 @@ def scan_history(
     return _introductions(listing, by_blob), stats
 
 
-def _introductions(listing: Listing, by_blob: dict[str, list[Finding]]) -> list[Finding]:
-    """Each blob's findings at each (commit, path) that first added their secret at that path."""
+def _introductions(
+    listing: Listing, by_blob: dict[str, tuple[str, list[Finding]]]
+) -> list[Finding]:
+    """Each blob's findings at each (commit, path) that first added their secret at that path;
+    a finding inside an archive blob keeps its `!member` part."""
     seen: set[tuple[bytes, str]] = set()
     out: list[Finding] = []
     for commit_index, path, oid in listing.additions:
-        found = by_blob.get(oid)
+        label, found = by_blob.get(oid, ("", []))
         if not found:
             continue
         fresh = {f.secret for f in found if (path, f.secret) not in seen}
@@ -109,6 +115,7 @@ def _introductions(listing: Listing, by_blob: dict[str, list[Finding]]) -> list[
         seen.update((path, secret) for secret in fresh)
         shown = display(path)
         origin = listing.commits[commit_index].origin()
-        out.extend(f.moved_to(shown, origin) for f in found if f.secret in fresh)
+        out.extend(f.moved_to(shown + member_suffix(f.path, label), origin)
+                   for f in found if f.secret in fresh)
     return out
 

@@ -95,6 +95,9 @@ class Finding:
     suppressed: str | None = None  # why it is suppressed, or None
     origin: tuple[tuple[str, str], ...] = ()
     validation: Validation | None = None  # only with --validate
+    # The decodings that turned the text at this location into the secret, outermost first
+    # (("base64",), ("escape", "base64"), ...); empty when the secret is written as it is.
+    decoded: tuple[str, ...] = ()
 
     @property
     def secret_sha256(self) -> str:

@@ -8,6 +8,7 @@ with an engine that releases the GIL while matching.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 import time
@@ -19,9 +20,9 @@ from dataclasses import dataclass, field
 import pathspec
 
 from akscan.config import DEFAULT_MAX_FILE_SIZE
-from akscan.detect.engine import Engine
+from akscan.detect.engine import Engine, Prefiltered
 from akscan.model import Finding, Fragment
-from akscan.rules import Rule
+from akscan.sources import archives
 from akscan.sources.decode import BinaryContent, decode, needs_decoding_first
 from akscan.sources.files import FileItem, WalkStats, display_path, walk
 
@@ -57,6 +58,7 @@ class ContentResult:
     binary: bool = False
     too_large: bool = False
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def scan_paths(
@@ -73,6 +75,7 @@ def scan_paths(
     def handle(result: ContentResult) -> None:
         findings.extend(result.findings)
         stats.errors.extend(result.errors)
+        stats.notes.extend(result.notes)
         if result.binary:
             stats.binary_skipped += 1
         elif result.too_large:
@@ -174,25 +177,103 @@ def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResu
     if len(data) > max_file_size:  # grew since it was listed
         return ContentResult([], too_large=True, errors=[
             f"{item.display}: over the size limit of {max_file_size} bytes; not scanned"])
-    return scan_bytes(data, item.display, engine)
+    return scan_bytes(data, item.display, engine, limits=_limits(max_file_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _limits(max_file_size: int) -> archives.Limits:
+    return archives.Limits(max_member=max_file_size)
 
 
 def scan_bytes(data: bytes, display: str, engine: Engine,
                origin: tuple[tuple[str, str], ...] = (),
-               rules: Sequence[Rule] | None = None) -> ContentResult:
-    """Scan the bytes of one file; `display` names it in findings and warnings. `rules` is the
-    keyword prefilter's verdict when the caller has already run it on these bytes."""
-    if rules is None and not needs_decoding_first(data):
+               verdict: Prefiltered | None = None,
+               limits: archives.Limits = archives.DEFAULT_LIMITS) -> ContentResult:
+    """Scan the bytes of one file; `display` names it in findings and warnings. `verdict` is
+    the keyword prefilter's when the caller has already run it on these bytes. An archive is
+    scanned member by member, each found at `display!member`."""
+    archive_kind = archives.kind(data)
+    if archive_kind is not None:
+        return _scan_archive(data, archive_kind, display, engine, origin, limits, None)
+    return _scan_content(data, display, engine, origin, verdict)
+
+
+def _scan_content(data: bytes, display: str, engine: Engine,
+                  origin: tuple[tuple[str, str], ...],
+                  verdict: Prefiltered | None) -> ContentResult:
+    if verdict is None and not needs_decoding_first(data):
         # Most files hold no keyword at all; deciding on the raw bytes skips decoding them.
-        rules = engine.rules_for(data.lower())
-    if rules is not None and not rules:
+        verdict = engine.prefilter(data.lower())
+    if verdict is not None and not verdict:
         return ContentResult([], scanned_bytes=len(data))
     try:
         text = decode(data)
     except BinaryContent:
         return ContentResult([], binary=True)
-    result = engine.scan(Fragment(display, text, origin), rules)
+    if verdict is None:
+        result = engine.scan(Fragment(display, text, origin))
+    else:
+        # Byte offsets are character offsets only when every character is one byte.
+        hits = verdict.hits if len(text) == len(data) else dict.fromkeys(verdict.hits)
+        result = engine.scan(Fragment(display, text, origin), verdict.rules, hits)
     return ContentResult(result.findings, scanned_bytes=len(data), errors=result.warnings)
+
+
+@dataclass(frozen=True)
+class _Nesting:
+    depth: int  # of the archive being read: 1 for one that is not inside another
+    budget: archives.Budget  # shared by an outer archive and all inside it
+
+
+def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
+                  origin: tuple[tuple[str, str], ...], limits: archives.Limits,
+                  outer: _Nesting | None) -> ContentResult:
+    """Every member of an archive, scanned as a file at `display!member`; what a limit or a
+    corrupt archive leaves unread is an error (the scan is incomplete), never a crash."""
+    nesting = _Nesting(outer.depth + 1 if outer else 1,
+                       outer.budget if outer else archives.Budget(limits))
+    result = ContentResult([])
+    if nesting.depth > limits.max_depth:
+        result.errors.append(f"{display}: archive nested more than {limits.max_depth} deep; "
+                             "not scanned")
+        return result
+    read = 0
+    try:
+        for member in archives.members(data, archive_kind, display, limits, nesting.budget):
+            shown = f"{display}!{member.name}"
+            if member.renamed_from is not None:
+                result.notes.append(f"{display}: member '{member.renamed_from}' is shown as "
+                                    f"'{member.name}' (absolute or '..' path)")
+            if member.data is None:
+                result.errors.append(f"{shown}: {member.problem}; not scanned")
+                continue
+            read += 1
+            inner_kind = archives.kind(member.data)
+            if inner_kind is not None:
+                inner = _scan_archive(member.data, inner_kind, shown, engine, origin, limits,
+                                      nesting)
+            else:
+                inner = _scan_content(member.data, shown, engine, origin, None)
+            result.findings.extend(inner.findings)
+            result.errors.extend(inner.errors)
+            result.notes.extend(inner.notes)
+            result.scanned_bytes += inner.scanned_bytes
+    except archives.LimitReached as exc:
+        result.errors.append(f"{display}: {exc}; the rest of the archive was not scanned")
+    except archives.ArchiveError as exc:
+        rest = f"scanning stopped after {read} member(s)" if read else "not scanned"
+        result.errors.append(f"{display}: corrupt or unreadable archive ({exc}); {rest}")
+    return result
+
+
+def member_suffix(path: str, container: str) -> str:
+    """`!inner/path` of a finding at `container!inner/path`, or '' for one in `container`."""
+    return path[len(container):] if path.startswith(container + "!") else ""
+
+
+def _decode_first(data: bytes) -> bool:
+    """Whether a keyword search of the raw bytes would be wrong: UTF-16, binary, archives."""
+    return needs_decoding_first(data) or archives.kind(data) is not None
 
 
 # Contents gathered for one keyword prefilter pass (see Engine.rules_for_each).
@@ -202,6 +283,7 @@ _BATCH_BYTES = 1 << 20
 def scan_stream(
     contents: Iterable[tuple[str, bytes]], engine: Engine, jobs: int,
     label: Callable[[str], str], handle: Callable[[str, ContentResult], None],
+    limits: archives.Limits = archives.DEFAULT_LIMITS,
 ) -> None:
     """Scan (key, bytes) items as they arrive; `handle` gets every result, not in order.
 
@@ -211,16 +293,16 @@ def scan_stream(
     """
 
     def scan_batch(batch: list[tuple[str, bytes]]) -> list[tuple[str, ContentResult]]:
-        plain = [(key, data) for key, data in batch if not needs_decoding_first(data)]
-        verdicts = engine.rules_for_each([data for _, data in plain]) if plain else []
+        plain = [(key, data) for key, data in batch if not _decode_first(data)]
+        verdicts = engine.prefilter_each([data for _, data in plain]) if plain else []
         out = [
-            (key, scan_bytes(data, label(key), engine, rules=rules) if rules
+            (key, scan_bytes(data, label(key), engine, verdict=verdict) if verdict
              else ContentResult([], scanned_bytes=len(data)))
-            for (key, data), rules in zip(plain, verdicts)
+            for (key, data), verdict in zip(plain, verdicts)
         ]
-        if len(plain) < len(batch):  # UTF-16 or binary: decoded before deciding
-            out.extend((key, scan_bytes(data, label(key), engine))
-                       for key, data in batch if needs_decoding_first(data))
+        if len(plain) < len(batch):  # UTF-16, binary or archives: decoded before deciding
+            out.extend((key, scan_bytes(data, label(key), engine, limits=limits))
+                       for key, data in batch if _decode_first(data))
         return out
 
     def batches() -> Iterator[list[tuple[str, bytes]]]:

@@ -46,6 +46,12 @@ def assert_findings_point_at_their_secrets(text: str, findings: list) -> None:
     lines = text.split("\n")
     for finding in findings:
         assert finding.line >= 1 and finding.column >= 1
+        assert finding.secret_sha256 == sha256_hex(finding.secret)
+        if finding.decoded:  # found decoded: it points at its encoding, inside the text
+            assert finding.line <= len(lines)
+            assert finding.column <= len(lines[finding.line - 1]) + 1
+            assert (finding.end_line, finding.end_column) > (finding.line, finding.column)
+            continue
         assert finding.end_line == finding.line  # every built-in secret is on one line
         line = lines[finding.line - 1]
         start = finding.column - 1
@@ -59,6 +65,9 @@ TRIGGERS = [
     "LTAI", "LTAI5t", "STS.", "CAIS", "secret", "access_key_secret = ", "AccessKeySecret: ",
     "AcsClient(", 'oss2.Auth("', "akscan:allow", "# akscan:allow-next-line\n", "\n", "\r\n",
     "\t", '"', "'", "=", ":", "+", "/", "%2B", "\ufeff", "\x00", "\u2028", "é", "\U0001f600",
+    # what wakes the decoders: encoded keywords, escapes, split literals
+    "TFRBSTV0", "U1RTL", "c2VjcmV0", "4c544149", "\\u004c", "\\x4c", "%3D", "\\n", '" + "',
+    "\\\n", "akSecret: ", "==",
 ]
 piece = st.one_of(st.sampled_from(TRIGGERS), st.text(max_size=12),
                   st.text(alphabet="ABCDEFabcdef0123456789LTAISsx", min_size=10, max_size=64))

@@ -23,3 +23,18 @@ _CONTENT = st.lists(_PIECES, max_size=12).map(b"".join)
 def test_rules_for_each_matches_rules_for(contents: list[bytes]) -> None:
     expected = [[r.id for r in ENGINE.rules_for(c.lower())] for c in contents]
     assert [[r.id for r in rules] for rules in ENGINE.rules_for_each(contents)] == expected
+
+
+# Encoded forms of keywords, whose offsets the decoders are given.
+_ENCODED = st.sampled_from([b"TFRBS", b"tfrbs", b"4c544149", b"\\u004c\\u0054", b"U2VjcmV0"])
+_MIXED = st.lists(st.one_of(_PIECES, _ENCODED), max_size=12).map(b"".join)
+
+
+@given(st.lists(_MIXED, min_size=1, max_size=20))
+def test_prefilter_each_finds_what_prefilter_finds_where_it_finds_it(
+    contents: list[bytes]
+) -> None:
+    expected = [ENGINE.prefilter(c.lower()) for c in contents]
+    for got, want in zip(ENGINE.prefilter_each(contents), expected):
+        assert [r.id for r in got.rules] == [r.id for r in want.rules]
+        assert got.hits == want.hits

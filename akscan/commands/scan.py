@@ -26,7 +26,8 @@ def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "scan", help="scan files and directories for Alibaba Cloud credentials",
         description="Scan files and directories (default: the current directory). Directories "
-                    "are walked honouring .gitignore; binary files are skipped and counted.",
+                    "are walked honouring .gitignore; encoded keys are decoded and archives "
+                    "opened; other binary files are skipped and counted.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", default=["."],
                         help="files or directories to scan (default: .)")

@@ -50,7 +50,8 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from akscan import git
-    from akscan.scan import ContentResult, scan_stream
+    from akscan.scan import ContentResult, member_suffix, scan_stream
+    from akscan.sources import archives
     from akscan.sources.blobs import read_blobs
     from akscan.sources.history import display
     from akscan.sources.staged import staged_blobs
@@ -81,12 +82,14 @@ def run(args: argparse.Namespace) -> int:
         nonlocal scanned
         scanned += len(paths[oid])
         errors.extend(result.errors)
+        notes.extend(result.notes)
         for path in paths[oid]:  # the same content staged at several paths
-            findings.extend(f.moved_to(path) for f in result.findings)
+            findings.extend(f.moved_to(path + member_suffix(f.path, paths[oid][0]))
+                            for f in result.findings)
 
     blobs = read_blobs(repo, list(paths), max_size, too_large, lambda oid: paths[oid][0])
     scan_stream(blobs, engine, 1 if len(paths) < 8 else config.jobs, lambda oid: paths[oid][0],
-                handle)
+                handle, archives.Limits(max_member=max_size))
     summary = f"{scanned} staged files in {time.monotonic() - started:.2f}s"
     code = finish(args, config, findings, errors, notes, summary, known, rules=engine.rules,
                   base_dir=repo.toplevel)

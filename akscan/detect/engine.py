@@ -3,17 +3,23 @@
 Per fragment: a keyword prefilter picks the rules worth running, each rule's pattern runs under a
 timeout, matches that look like placeholders or filler are dropped, rules that need context (a
 secret near an ID) are checked against the other matches, and ID/secret pairs are linked.
+After this plain pass, spans that the prefilter's hits point at are decoded (base64, hex,
+escapes, percent-encoding, split literals: see decoders.py) and the rules run again on excerpts
+with the decoded text in place; those findings point at the encoded text in the fragment.
 """
 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ahocorasick_rs import AhoCorasick, BytesAhoCorasick
+from ahocorasick_rs import AhoCorasick, BytesAhoCorasick, Implementation
 
+from akscan.detect.decoders import Decoders, Hits
 from akscan.detect.filters import char_classes, inline_allow_reason, shannon_entropy
+from akscan.detect.layers import layers
 from akscan.detect.pairing import link_pairs
 from akscan.model import PRECISIONS, Finding, Fragment
 from akscan.rules import Rule
@@ -21,12 +27,29 @@ from akscan.rules import Rule
 DEFAULT_TIMEOUT_SECONDS = 10.0
 # Enough of a very long line for a report; the whole line is still used for suppression.
 _LINE_TEXT_LIMIT = 400
+# Lines around a decoded span that are scanned again with it: context rules and pairing look
+# this far for the other half of a credential.
+_DECODED_CONTEXT_LINES = 10
 
 
 @dataclass
 class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Prefiltered:
+    """The keyword prefilter's verdict on one content: the rules worth running, and where
+    keywords and encoded forms of keywords occur, for the decoders."""
+
+    rules: list[Rule]
+    # byte offsets of each keyword or lower-cased encoded form of one in the content
+    hits: dict[bytes, list[int]]
+
+    def __bool__(self) -> bool:
+        """Whether the content is worth scanning: a rule to run, or something to decode."""
+        return bool(self.rules or self.hits)
 
 
 @dataclass(frozen=True)
@@ -40,82 +63,157 @@ class _Candidate:
 class Engine:
     def __init__(
         self, rules: Sequence[Rule], timeout: float = DEFAULT_TIMEOUT_SECONDS,
-        concurrent: bool = False,
+        concurrent: bool = False, decode: bool = True,
     ) -> None:
         self.rules = tuple(rules)
         self.timeout = timeout
         # Let `regex` release the GIL while matching: for callers that scan in threads (git
         # history). It costs CPU on a single thread, so it is off by default.
         self.concurrent = concurrent
+        self.decode = decode  # whether encoded spans are decoded and scanned (issue 3)
         self._prepare()
 
     def _prepare(self) -> None:
         self._always = [r for r in self.rules if not r.keywords]
-        keywords = sorted({k for r in self.rules for k in r.keywords})
+        plain = sorted({k for r in self.rules for k in r.keywords})
+        self._plain = plain
+        self._decoders = Decoders(self.rules) if self.decode else None
+        # Encoded forms of the keywords are searched for in the same pass. A hit wakes no rule
+        # (without its keyword the plain text cannot match), only the decoders.
+        forms = sorted(self._decoders.forms) if self._decoders else []
+        keywords = plain + forms
         self._keywords = keywords
+        self._index = {k: i for i, k in enumerate(keywords)}
         # Which rules each keyword (by its index) wakes up.
         self._woken = [[r for r in self.rules if k in r.keywords] for k in keywords]
         # One pass of Aho-Corasick finds every keyword at once: 3x faster than a pass per keyword.
-        self._automaton = BytesAhoCorasick(keywords) if keywords else None
+        # As a DFA, a few hundred encoded forms cost no more than the plain keywords alone.
+        self._automaton = (BytesAhoCorasick(keywords, implementation=Implementation.DFA)
+                           if keywords else None)
+        self._plain_automaton = BytesAhoCorasick(plain) if plain else None
         self._text_automaton = (
-            AhoCorasick([k.decode("ascii") for k in keywords]) if keywords else None
+            AhoCorasick([k.decode("ascii") for k in plain]) if plain else None
         )
+        self._context_lines = max([_DECODED_CONTEXT_LINES,
+                                   *(r.context.lines for r in self.rules if r.context)])
 
     def __getstate__(self) -> dict[str, object]:
         # Worker processes get rules and timeout; the automaton (not picklable) is rebuilt there.
-        return {"rules": self.rules, "timeout": self.timeout, "concurrent": self.concurrent}
+        return {"rules": self.rules, "timeout": self.timeout, "concurrent": self.concurrent,
+                "decode": self.decode}
 
     def __setstate__(self, state: dict[str, object]) -> None:
         self.rules = state["rules"]  # type: ignore[assignment]
         self.timeout = state["timeout"]  # type: ignore[assignment]
         self.concurrent = state["concurrent"]  # type: ignore[assignment]
+        self.decode = state["decode"]  # type: ignore[assignment]
         self._prepare()
 
-    def rules_for(self, lowered: bytes) -> list[Rule]:
-        """The rules whose keywords occur in the lower-cased bytes (or that have none)."""
+    def prefilter(self, lowered: bytes) -> Prefiltered:
+        """The rules whose keywords (or encoded forms of them) occur in the lower-cased bytes,
+        and those that have none."""
         if self._automaton is None:
-            return list(self._always)
-        hits = {i for i, _, _ in self._automaton.find_matches_as_indexes(lowered,
-                                                                          overlapping=True)}
-        return self._selected(hits)
+            return Prefiltered(list(self._always), {})
+        matches = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
+        present = {index for index, _, _ in matches}
+        # One comprehension per keyword present (one or two, mostly) beats a loop that appends.
+        if len(present) == 1:
+            return self._selected({present.pop(): [start for _, start, _ in matches]})
+        return self._selected({index: [start for i, start, _ in matches if i == index]
+                               for index in present})
 
-    def rules_for_each(self, contents: Sequence[bytes]) -> list[list[Rule]]:
-        """`rules_for` of each of many (not lower-cased) contents, searching them joined.
+    def rules_for(self, lowered: bytes) -> list[Rule]:
+        return self.prefilter(lowered).rules
+
+    def prefilter_each(self, contents: Sequence[bytes]) -> list[Prefiltered]:
+        """`prefilter` of each of many (not lower-cased) contents, searching them joined.
 
         Most blobs of a git history hold no keyword at all: one search of the joined batch costs
         far less than one per blob. NUL separators keep a keyword (printable) from matching
         across two contents.
         """
         if self._automaton is None:
-            return [list(self._always) for _ in contents]
+            return [Prefiltered(list(self._always), {}) for _ in contents]
         joined = b"\0".join(contents).lower()
         starts = []
         offset = 0
         for content in contents:
             starts.append(offset)
             offset += len(content) + 1
-        present: dict[int, set[int]] = {}
+        found: dict[int, dict[int, list[int]]] = {}
         for index, start, _ in self._automaton.find_matches_as_indexes(joined, overlapping=True):
-            present.setdefault(bisect.bisect_right(starts, start) - 1, set()).add(index)
-        return [self._selected(present.get(i, set())) for i in range(len(contents))]
+            which = bisect.bisect_right(starts, start) - 1
+            found.setdefault(which, {}).setdefault(index, []).append(start - starts[which])
+        return [self._selected(found.get(i, {})) for i in range(len(contents))]
 
-    def _selected(self, hits: set[int]) -> list[Rule]:
+    def rules_for_each(self, contents: Sequence[bytes]) -> list[list[Rule]]:
+        return [verdict.rules for verdict in self.prefilter_each(contents)]
+
+    def _selected(self, hits: dict[int, list[int]]) -> Prefiltered:
         """The rules woken by the keywords of these indexes, and those without keywords."""
         if not hits:
-            return list(self._always)
+            return Prefiltered(list(self._always), {})
         wanted = {id(r) for i in hits for r in self._woken[i]}
-        return [r for r in self.rules if not r.keywords or id(r) in wanted]
+        return Prefiltered([r for r in self.rules if not r.keywords or id(r) in wanted],
+                           {self._keywords[i]: offsets for i, offsets in hits.items()})
 
-    def scan(self, fragment: Fragment, rules: Sequence[Rule] | None = None) -> ScanResult:
+    def _hits(self, text: str) -> Hits:
+        """Where keywords and encoded forms of keywords occur in `text` (offsets only when
+        the text is ASCII, so that byte and character offsets agree)."""
+        data = text.lower().encode("utf-8", "surrogatepass")
+        hits = self.prefilter(data).hits
+        return hits if len(data) == len(text) else dict.fromkeys(hits)
+
+    def scan(
+        self, fragment: Fragment, rules: Sequence[Rule] | None = None, hits: Hits | None = None,
+    ) -> ScanResult:
+        """Findings in the fragment. `rules` and `hits` are the prefilter's verdict on it, when
+        the caller has it already (`hits` maps a keyword to None where its offsets in the text
+        are not known)."""
         result = ScanResult()
         if rules is None:
-            rules = self.rules_for(fragment.text.lower().encode("utf-8", "surrogatepass"))
-        if not rules:
+            hits = self._hits(fragment.text)
+            rules = self._selected({self._index[k]: [] for k in hits}).rules
+        if not rules and not hits:
             return result
-        candidates = self._match(fragment, rules, result)
-        if candidates:
-            result.findings = self._findings(fragment, candidates)
+        candidates = self._match(fragment, rules, result) if rules else []
+        lines = _LineIndex(fragment.text)
+        found = [(c.start, c.end, _finding(fragment, c, lines, line))
+                 for c, line in self._in_context(candidates, lines)] if candidates else []
+        if self._decoders is not None:
+            if hits is None:
+                hits = self._hits(fragment.text)
+            decoded = self._decoded(fragment, hits, lines, result) if hits else []
+            if decoded:
+                found = _merge_decoded(found, decoded)
+        if not found:
+            return result
+        found.sort(key=lambda item: (item[0], item[2].rule_id))
+        result.findings = link_pairs([finding for _, _, finding in found])
         return result
+
+    def _decoded(
+        self, fragment: Fragment, hits: Hits, lines: _LineIndex, result: ScanResult,
+    ) -> list[tuple[int, int, Finding]]:
+        """Findings in the decoded spans of the fragment, located in the fragment."""
+        assert self._decoders is not None
+        segments = self._decoders.segments(fragment.text, hits, self._hits)
+        if not segments:
+            return []
+        found = []
+        for layer in layers(fragment.text, segments, self._context_lines):
+            excerpt = Fragment(fragment.path, layer.text, fragment.origin)
+            rules = self.rules_for(layer.text.lower().encode("utf-8", "surrogatepass"))
+            if not rules:
+                continue
+            excerpt_lines = _LineIndex(layer.text)
+            candidates = self._match(excerpt, rules, result)
+            for candidate, _ in self._in_context(candidates, excerpt_lines):
+                start, end, names = layer.locate(candidate.start, candidate.end)
+                located = _Candidate(candidate.rule, start, end, candidate.secret)
+                finding = _finding(fragment, located, lines, lines.line_of(start))
+                found.append((start, end, dataclasses.replace(finding, decoded=names)))
+        return found
 
     def _match(
         self, fragment: Fragment, rules: Sequence[Rule], result: ScanResult
@@ -147,14 +245,19 @@ class Engine:
         return sorted(best.values(), key=lambda c: (c.start, c.rule.id))
 
     def _keyword_hits(self, text: str) -> dict[bytes, list[int]]:
-        """Offsets of every keyword in `text`, or, if lower-casing moves offsets, the start."""
-        lowered = text.lower()
-        if self._text_automaton is None or len(lowered) != len(text):
-            return {k: [-1] for k in self._keywords}  # -1: no offsets, scan everything
+        """Offsets of every keyword in `text`."""
         hits: dict[bytes, list[int]] = {}
-        for index, start, _ in self._text_automaton.find_matches_as_indexes(lowered,
-                                                                            overlapping=True):
-            hits.setdefault(self._keywords[index], []).append(start)
+        if self._text_automaton is None or self._plain_automaton is None:
+            return hits
+        lowered = text.lower()
+        if len(lowered) == len(text):
+            found = self._text_automaton.find_matches_as_indexes(lowered, overlapping=True)
+        else:  # lower-casing moved offsets (U+0130 becomes two characters): ASCII stands in
+            ascii_lowered = text.encode("ascii", "replace").lower()
+            found = self._plain_automaton.find_matches_as_indexes(ascii_lowered,
+                                                                  overlapping=True)
+        for index, start, _ in found:
+            hits.setdefault(self._plain[index], []).append(start)
         return hits
 
     def _run(
@@ -179,21 +282,42 @@ class Engine:
                 "matches of this rule in this file may be missing"
             )
 
-    def _findings(self, fragment: Fragment, candidates: list[_Candidate]) -> list[Finding]:
-        lines = _LineIndex(fragment.text)
+    def _in_context(
+        self, candidates: list[_Candidate], lines: _LineIndex
+    ) -> list[tuple[_Candidate, int]]:
+        """The candidates with their lines, less context matches with no anchor near."""
         located = [(c, lines.line_of(c.start)) for c in candidates]
         anchors = [(c.rule.kind, line) for c, line in located
                    if c.rule.context is None and c.rule.anchor]
-        findings = []
-        for candidate, line in located:
-            context = candidate.rule.context
-            if context is not None and not any(
-                kind in context.near and abs(other - line) <= context.lines
-                for kind, other in anchors
-            ):
-                continue
-            findings.append(_finding(fragment, candidate, lines, line))
-        return link_pairs(findings)
+        return [
+            (candidate, line) for candidate, line in located
+            if candidate.rule.context is None or any(
+                kind in candidate.rule.context.near
+                and abs(other - line) <= candidate.rule.context.lines
+                for kind, other in anchors)
+        ]
+
+
+def _merge_decoded(
+    plain: list[tuple[int, int, Finding]], decoded: list[tuple[int, int, Finding]]
+) -> list[tuple[int, int, Finding]]:
+    """Plain findings and those that decoding added: a decoded finding of a span already found
+    is dropped, and so is a plain finding that is only a piece of a split key found whole."""
+    spans = {(start, end) for start, end, _ in plain}
+    starts = {(start, f.secret) for start, _, f in plain}
+    added = []
+    for start, end, finding in decoded:
+        if (start, end) in spans or (start, finding.secret) in starts:
+            continue
+        spans.add((start, end))
+        added.append((start, end, finding))
+    kept = [
+        (start, end, f) for start, end, f in plain
+        if not any(d.decoded and d.kind == f.kind and d_start <= start and end <= d_end
+                   and f.secret in d.secret and f.secret != d.secret
+                   for d_start, d_end, d in added)
+    ]
+    return kept + added
 
 
 def _keyword_windows(
@@ -202,8 +326,6 @@ def _keyword_windows(
     assert rule.keyword_window is not None
     before, after = rule.keyword_window
     starts = sorted(p for k in rule.keywords for p in hits.get(k, ()))
-    if starts and starts[0] < 0:
-        return [(0, length)]
     return _merge((max(0, p - before), min(length, p + after)) for p in starts)
 
 
@@ -284,16 +406,23 @@ def _clip(line: str, at: int) -> str:
 
 
 class _LineIndex:
-    """Offsets of line starts, computed once per fragment that has candidates."""
+    """Offsets of line starts, computed once per fragment, when first needed."""
 
     def __init__(self, text: str) -> None:
-        starts = [0]
-        find = text.find
-        pos = find("\n")
-        while pos >= 0:
-            starts.append(pos + 1)
-            pos = find("\n", pos + 1)
-        self._starts = starts
+        self._text = text
+        self._line_starts: list[int] | None = None
+
+    @property
+    def _starts(self) -> list[int]:
+        if self._line_starts is None:
+            starts = [0]
+            find = self._text.find
+            pos = find("\n")
+            while pos >= 0:
+                starts.append(pos + 1)
+                pos = find("\n", pos + 1)
+            self._line_starts = starts
+        return self._line_starts
 
     def line_of(self, offset: int) -> int:
         return bisect.bisect_right(self._starts, offset)
@@ -303,4 +432,5 @@ class _LineIndex:
 
     def end_of(self, line: int, length: int) -> int:
         """Offset just past `line` (its newline included), or the text's end."""
-        return self._starts[line] if line < len(self._starts) else length
+        starts = self._starts
+        return starts[line] if line < len(starts) else length

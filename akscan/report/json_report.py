@@ -33,6 +33,7 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "remediation": finding.remediation,
         "suppressed": finding.suppressed,
         "validation": validation_to_dict(finding.validation) if finding.validation else None,
+        "decoded": list(finding.decoded),
     }
     data.update(dict(finding.origin))
     if show_secrets:

@@ -221,6 +221,7 @@ def _result(
             "redacted": finding.redacted,
             "secretSha256": finding.secret_sha256,
             **extra,
+            **({"decoded": list(finding.decoded)} if finding.decoded else {}),
         },
         suppressions=_suppressions(finding),
     )
@@ -229,6 +230,9 @@ def _result(
 def _message(finding: Finding, paths: SourcePaths) -> str:
     """The alert's title: what and where, never the secret itself."""
     text = f"{finding.description}: {finding.redacted} ({finding.kind})"
+    _, member = paths.member(finding.path)
+    if member is not None:
+        text += f" in archive member {member}, line {finding.line}"
     if finding.paired_with:
         text += "; paired with " + ", ".join(
             f"{p.kind} at {paths.display(p.path)}:{p.line}:{p.column}" for p in finding.paired_with)

@@ -36,13 +36,24 @@ class SourcePaths:
         relative = self.relative(path)
         return relative if relative is not None else os.path.normpath(self.base / path)
 
+    def member(self, path: str) -> tuple[str, str | None]:
+        """(archive, member) of a path inside an archive (`outer.zip!inner/a.properties`),
+        else (path, None)."""
+        archive, sep, member = path.partition("!")
+        if sep and os.path.isfile(self.base / archive):
+            return archive, member
+        return path, None
+
     def location(self, path: str, line: int, column: int, end_line: int | None = None,
                  end_column: int | None = None) -> om.PhysicalLocation:
+        path, member = self.member(path)
         relative = self.relative(path)
         if relative is None:  # outside the repository: an absolute file URI, without a base
             artifact = om.ArtifactLocation(uri=Path(self.base / path).resolve().as_uri())
         else:
             artifact = om.ArtifactLocation(uri=quote(relative), uri_base_id=SRCROOT)
+        if member is not None:  # lines of a member are no region of the archive file
+            return om.PhysicalLocation(artifact_location=artifact)
         region = om.Region(start_line=line, start_column=column, end_line=end_line,
                            end_column=end_column)
         return om.PhysicalLocation(artifact_location=artifact, region=region)

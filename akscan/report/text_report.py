@@ -22,6 +22,8 @@ def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -
         severity = paint(_SEVERITY_COLOUR.get(finding.severity, "0"), finding.severity)
         stream.write(f"{location}: {finding.rule_id} [{severity}] {shown}\n")
         detail = finding.description
+        if finding.decoded:
+            detail += f"; decoded from {' then '.join(finding.decoded)}"
         if finding.paired_with:
             partners = ", ".join(f"{p.kind} at {p.path}:{p.line}:{p.column}"
                                  for p in finding.paired_with)

@@ -1,0 +1,430 @@
+"""Encoded credentials: which spans of a text to decode, decoded to a bounded depth (issue 3).
+
+Decoding is paid for only where a cheap test says it could matter:
+- the keyword prefilter also looks for encoded forms of every keyword (base64 at its three
+  alignments, hex, `\\x`, `\\u` and `%` escapes): such a hit names the run to decode;
+- the value right after a plain keyword (`akSecret: <base64>`) is decoded if it is base64 or hex;
+- on a line holding a keyword, string escapes (`\\"`, `\\u004c`) and percent-encoding are
+  decoded, and string literals split into pieces (`"LTAI5t" + "..."`) are joined.
+A decoded base64 or hex run is kept only if it is text that holds a keyword or is shaped like a
+key; its siblings a few lines away (the other values of a Kubernetes Secret) are then tried too.
+What a decoded span holds is decoded again, up to `MAX_DEPTH` decodings in all.
+
+The engine then scans excerpts of the text with the decoded spans in place (layers.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import compress, islice, repeat
+from typing import Optional
+
+from akscan.detect import codec
+from akscan.rules import Rule
+
+MAX_DEPTH = 2
+# Where each keyword or (lower-cased) encoded form of one occurs in a text, as the prefilter
+# finds them; None where the offsets are not known (they are then searched for).
+Hits = Mapping[bytes, Optional[Sequence[int]]]
+HitsOf = Callable[[str], Hits]
+
+# The shortest encoded form of a keyword searched for: shorter ones turn up by chance in every
+# base64 blob, and each such hit costs a decoding attempt. Four characters (LTAI at one of its
+# three alignments) turn up about once per megabyte of base64.
+_MIN_FORM = 4
+_VALUE_WINDOW = 120  # how far after a keyword its value may start
+_HINT_BEFORE, _HINT_AFTER = 16, 160  # where escapes or a split must be to matter to a keyword
+_REGION_BEFORE, _REGION_AFTER = 256, 1024  # the part of a keyword's line decoded for escapes
+_SIBLING_LINES = 5
+_MAX_OFFSETS = 4096  # case-blind offsets checked one by one; past that, a search of the text
+_MAX_TRIGGERS = 200  # hits followed per written form and text: a log full of them stays cheap
+_CREDENTIAL_SHAPE = re.compile(r"\s*[A-Za-z0-9]{16,64}\s*")
+
+
+def encoded_forms(written: str) -> dict[str, str]:
+    """Encoded forms of a keyword as written (case matters), each with its encoding."""
+    data = written.encode("ascii")
+    forms: dict[str, str] = {}
+    # Base64 of UTF-16 too: PowerShell's -EncodedCommand is base64 of UTF-16LE.
+    for encoded_text in (data, written.encode("utf-16-le")):
+        for shift in range(3):
+            # The characters of base64 that only the keyword's bits make up, at this alignment.
+            encoded = base64.b64encode(b"\0" * shift + encoded_text + b"\0\0\0").decode()
+            fixed = encoded[-(-8 * shift // 6):8 * (shift + len(encoded_text)) // 6]
+            if len(fixed) >= _MIN_FORM:
+                forms[fixed] = codec.BASE64
+                forms[fixed.replace("+", "-").replace("/", "_")] = codec.BASE64
+    for digits in ("%02x", "%02X"):
+        forms["".join(digits % c for c in data)] = codec.HEX
+        forms["".join("\\x" + digits % c for c in data)] = codec.ESCAPE
+        forms["".join("\\u00" + digits % c for c in data)] = codec.ESCAPE
+        forms["".join("%" + digits % c for c in data)] = codec.PERCENT
+    return forms
+
+
+def _role(rule: Rule, keyword: bytes) -> str | None:
+    """What a keyword is to its rule, as the rule's positive examples show: the name of a field
+    assigned the secret ("name": ACCESS_KEY_SECRET=...), the start of the secret itself
+    ("prefix": LTAI...), or neither (an SDK call around it), where decoding has nothing to do."""
+    word = re.compile(re.escape(keyword.decode("ascii")), re.IGNORECASE)
+    for example in rule.positive_examples:
+        for match in rule.pattern.finditer(example):
+            group = "secret" if rule.pattern.groupindex else 0
+            secret, (start, _) = match.group(group), match.span(group)
+            if secret.lower().startswith(keyword.decode("ascii")):
+                return "prefix"
+            for found in word.finditer(example, 0, start):
+                if _ASSIGNED.match(example, found.end(), start):
+                    return "name"
+    return None
+
+
+def written_forms(keyword: bytes, examples: Iterable[str]) -> set[str]:
+    """How a keyword is written where it matters: as in the rule's pattern and positive
+    examples (LTAI, not ltai; getProfile), or else lower case, upper case and capitalised."""
+    word = keyword.decode("ascii")
+    pattern = re.compile(re.escape(word), re.IGNORECASE)
+    seen = {m.group() for example in examples for m in pattern.finditer(example)}
+    return seen or {word.lower(), word.upper(), word.capitalize()}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A decoded span of a text: `text` is what text[start:end] encodes; `begins[i]`/`ends[i]`
+    say where the encoding of character i sits in that text; `names` are (offset, decodings)
+    runs over `text` saying which decodings produced it."""
+
+    start: int
+    end: int
+    text: str
+    begins: list[int]
+    ends: list[int]
+    names: list[tuple[int, tuple[str, ...]]]
+
+    def decodings_at(self, offset: int) -> tuple[str, ...]:
+        index = bisect.bisect_right([at for at, _ in self.names], offset) - 1
+        return self.names[max(index, 0)][1]
+
+
+class Decoders:
+    """What to decode for a set of rules: their keywords as written, and encoded forms of them."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.keywords: frozenset[bytes] = frozenset()
+        written: dict[bytes, set[str]] = {}
+        self.valued: set[bytes] = set()  # keywords that name a field assigned the secret
+        self.prefixes: set[bytes] = set()  # keywords that a secret starts with (LTAI)
+        self.forms: dict[bytes, str] = {}  # lower-cased encoded form -> encoding
+        exact: dict[bytes, set[str]] = {}
+        self.form_keywords: dict[bytes, set[bytes]] = {}  # lower-cased form -> its keywords
+        for rule in rules:
+            for keyword in rule.keywords:
+                written.setdefault(keyword, set()).update(
+                    written_forms(keyword, [*rule.positive_examples, rule.pattern.pattern]))
+                role = _role(rule, keyword)
+                if role == "name":
+                    self.valued.add(keyword)
+                elif role == "prefix":
+                    self.prefixes.add(keyword)
+        # A keyword that starts keys (LTAI) is a key wherever it occurs, not a field's name.
+        self.valued -= self.prefixes
+        self.keywords = frozenset(written)
+        for keyword, writings in sorted(written.items()):
+            for writing in sorted(writings):
+                for form, encoding in encoded_forms(writing).items():
+                    lowered = form.lower().encode("ascii")
+                    if lowered in self.keywords:
+                        continue
+                    self.forms.setdefault(lowered, encoding)
+                    exact.setdefault(lowered, set()).add(form)
+                    self.form_keywords.setdefault(lowered, set()).add(keyword)
+        # keyword or lower-cased encoded form -> how it is written in a text, in a stable order
+        self.written = {k: tuple(sorted(v)) for k, v in written.items()}
+        self.exact = {k: tuple(sorted(v)) for k, v in exact.items()}
+
+    def segments(self, text: str, hits: Hits, hits_of: HitsOf, depth: int = 1) -> list[Segment]:
+        """The decoded spans of `text` (where the prefilter found `hits`); disjoint, in order;
+        what they hold is decoded again while `depth` allows."""
+        plain = [(key, where) for key, offsets in hits.items() if key not in self.forms
+                 and (key in self.valued or key in self.prefixes)
+                 and (where := _occurrences(text, self.written[key], offsets))]
+        coded = [key for key in hits if key in self.forms]
+        if not plain and not coded:
+            return []  # the common case: keywords, but not as written (posts. for STS.)
+        finder = _Finder(self, text, hits_of)
+        for key, where in plain:
+            self._plain(finder, key, where)
+        for key in coded:
+            encoding = self.forms[key]
+            for _, offset in _occurrences(text, self.exact[key], hits[key]):
+                if encoding == codec.BASE64:
+                    start, end = codec.base64_run_at(text, offset)
+                    if _PERCENT_SPLIT.match(text, end) or _PERCENT_SPLIT.match(text, start - 3):
+                        finder.region(codec.PERCENT, offset)  # %2B, %2F: a URL parameter
+                    else:
+                        finder.token(codec.BASE64, start, end)
+                elif encoding == codec.HEX:
+                    finder.token(codec.HEX, *codec.hex_run_at(text, offset, 4096))
+                else:
+                    finder.region(encoding, offset)
+        finder.siblings()
+        found = _disjoint(finder.found)
+        if depth < MAX_DEPTH:
+            found = [self._nested(segment, hits_of, depth) for segment in found]
+        return found
+
+    def _plain(self, finder: _Finder, key: bytes, found: list[tuple[str, int]]) -> None:
+        """The triggers at a keyword's occurrences. This runs at every keyword of every file
+        that has one, so the cheap tests run over all occurrences at once (`map` calls them
+        from C); a method runs only where one passed."""
+        if not found:
+            return
+        text = finder.text
+        offsets = [offset for _, offset in found]
+        ends = [offset + len(written) for written, offset in found]
+        texts = repeat(text, len(found))
+        if key in self.valued:
+            for match in filter(None, map(_VALUE.match, texts, ends)):
+                finder.value(match)
+        else:  # a prefix: the key itself starts here
+            for offset, split in zip(offsets, map(codec.SPLIT_AFTER.match, texts, ends)):
+                if split:
+                    finder.region(codec.CONCAT, offset)
+        marks = finder.marks()
+        if not marks:
+            return
+        los = [max(0, offset - _HINT_BEFORE) for offset in offsets]
+        his = [end + _HINT_AFTER for end in ends]
+        near: set[int] = set()
+        for mark in marks:
+            near.update(offset for offset, at in zip(
+                offsets, map(text.find, repeat(mark, len(found)), los, his)) if at >= 0)
+        for offset in sorted(near):
+            finder.escapes(offset)
+
+    def _nested(self, segment: Segment, hits_of: HitsOf, depth: int) -> Segment:
+        inner = self.segments(segment.text, hits_of(segment.text), hits_of, depth + 1)
+        return _substitute(segment, inner) if inner else segment
+
+
+def _occurrences(
+    text: str, writings: Sequence[str], offsets: Sequence[int] | None
+) -> list[tuple[str, int]]:
+    """Where `text` holds one of `writings` (case matters): at the prefilter's `offsets` (found
+    case-blind), or anywhere when they are not known."""
+    # Checking the case at each offset (from C, by `map`) costs less CPU time than searching
+    # the whole text again, until there are very many of them.
+    if offsets is not None and len(offsets) <= _MAX_OFFSETS:
+        return [(w, at) for w in writings for at in islice(
+            compress(offsets, map(text.startswith, repeat(w), offsets)), _MAX_TRIGGERS)]
+    return [(w, at) for w in writings for at in _find_all(text, w)]
+
+
+def _find_all(text: str, word: str) -> list[int]:
+    found: list[int] = []
+    at = text.find(word)
+    while at >= 0 and len(found) < _MAX_TRIGGERS:
+        found.append(at)
+        at = text.find(word, at + 1)
+    return found
+
+
+# What follows a field's name up to its value: the rest of the name, a closing quote, an
+# assignment in any common syntax, a wrapper call such as base64.b64decode( or tea.String(; then
+# a string literal that the next one continues (tried first: a piece may look like base64), or a
+# base64 or hex run: one with a digit, + or / or padding, not called (load_credentials() is a
+# name: base64 of 12 bytes or more nearly always has one of those).
+# `(?=(?P<name>...))(?P=name)` takes the rest of the name whole (an atomic group, which `re`
+# lacks before Python 3.11): where no value follows, most keywords, it fails at once instead of
+# trying every shorter name.
+_VALUE = re.compile(
+    r"""(?=(?P<name>[\w.\-]{0,30}))(?P=name)\\?["'`]?[ \t]*(?:=>|:=|==|=|:|,|\(|[ \t])[ \t]*"""
+    r"""(?:[A-Za-z_][\w.]{0,40}\([ \t]*)?(?:\([ \t]*(?:\r?\n[ \t]*)?)?"""
+    r"""(?:(?P<split>""" + codec.SPLIT_VALUE.pattern + ")"
+    r"""|\\?["'`]?(?=[A-Za-z_\-]*[0-9+/=])(?P<run>[A-Za-z0-9+/_\-]{16,}={0,2})(?![(]))""")
+# A name's rest and an assignment, up to the value (for `_role`).
+_ASSIGNED = re.compile(r"""[\w.\-]{0,30}\\?["'`]?[ \t]*(?:=>|:=|==|=|:)[ \t]*\\?["'`]?\Z""")
+_PERCENT_SPLIT = re.compile(r"%2[BbFf]")
+_ESCAPE_OR_PERCENT = re.compile(r"[\\%]")
+_DECODERS = {codec.ESCAPE: codec.decode_escapes, codec.PERCENT: codec.decode_percent,
+             codec.CONCAT: codec.join_literals}
+
+
+class _Finder:
+    """Candidate spans of one text, decoded and judged."""
+
+    def __init__(self, decoders: Decoders, text: str, hits_of: HitsOf) -> None:
+        self.decoders = decoders
+        self.text = text
+        self.hits_of = hits_of
+        self.found: list[Segment] = []
+        self.tried: set[tuple[int, int]] = set()
+        self.regions: set[tuple[str, int, int]] = set()
+        self.tokens: list[Segment] = []  # decoded base64 or hex runs that hold something
+        self._marks: list[str] | None = None
+
+    def marks(self) -> list[str]:
+        """Which of a backslash and a percent sign the text holds: escapes need one."""
+        if self._marks is None:
+            self._marks = [mark for mark in ("\\", "%") if mark in self.text]
+        return self._marks
+
+    def value(self, match: re.Match[str]) -> None:
+        """The value given to a keyword-named field (`_VALUE` matched after the name): string
+        literals split into pieces (`secret = "abc" + "def"`), or base64 or hex
+        (`akSecret: <base64>`)."""
+        if match.group("split"):
+            self.region(codec.CONCAT, match.start("split"))
+        else:
+            span = codec.base64_run_at(self.text, match.start("run"))
+            self.token(_token_encoding(self.text, *span), *span)
+
+    def escapes(self, offset: int) -> None:
+        """String escapes or percent-encoding right around a keyword (`\\nLTAI...`,
+        `secret%3D...`), decoded over the part of the line around it."""
+        lo, hi = max(0, offset - _HINT_BEFORE), offset + _HINT_AFTER
+        if codec.ESCAPE_HINT.search(self.text, lo, hi):
+            self.region(codec.ESCAPE, offset)
+        if codec.PERCENT_HINT.search(self.text, lo, hi):
+            self.region(codec.PERCENT, offset)
+
+    def region(self, encoding: str, offset: int) -> None:
+        start, end = _region(self.text, offset)
+        if (encoding, start, end) in self.regions:
+            return
+        self.regions.add((encoding, start, end))
+        decoded = _DECODERS[encoding](self.text, start, end)
+        if decoded is not None and decoded.text != self.text[start:end]:
+            self.found.append(_segment(start, end, decoded, encoding))
+
+    def token(self, encoding: str, start: int, end: int, sibling: bool = False) -> None:
+        if (start, end) in self.tried or end - start < 16:
+            return
+        self.tried.add((start, end))
+        decoders = ([codec.decode_hex, codec.decode_base64] if encoding == codec.HEX
+                    else [codec.decode_base64])
+        for decode in decoders:
+            decoded = decode(self.text, start, end)
+            if decoded is not None and self._worth_it(decoded.text):
+                name = codec.HEX if decode is codec.decode_hex else codec.BASE64
+                segment = _segment(start, end, decoded, name)
+                self.found.append(segment)
+                if not sibling:
+                    self.tokens.append(segment)
+                return
+
+    def _worth_it(self, text: str) -> bool:
+        """Decoded text worth scanning: it names a keyword, or it is a bare key."""
+        if _CREDENTIAL_SHAPE.fullmatch(text):
+            return True
+        return not self.decoders.keywords.isdisjoint(self.hits_of(text))
+
+    def siblings(self) -> None:
+        """Values near a decoded one: in a Secret's `data:` map, the secret next to the ID."""
+        for segment in list(self.tokens):
+            start = line_back(self.text, segment.start, _SIBLING_LINES)
+            end = line_forward(self.text, segment.end, _SIBLING_LINES)
+            for run in codec.BASE64_RUN.finditer(self.text, start, end):
+                self.token(_token_encoding(self.text, *run.span()), *run.span(), sibling=True)
+
+
+def _token_encoding(text: str, start: int, end: int) -> str:
+    run = text[start:end]
+    return codec.HEX if (end - start) % 2 == 0 and _HEX.fullmatch(run) else codec.BASE64
+
+
+_HEX = re.compile(r"[0-9A-Fa-f]+")
+_OPEN_END = re.compile(r"[+.\\][ \t\r]*\Z")
+_OPEN_START = re.compile(r"\n[ \t]*[+.\"'`]")
+
+
+def _segment(start: int, end: int, decoded: codec.Decoded, name: str) -> Segment:
+    return Segment(start, end, decoded.text, decoded.begins, decoded.ends, [(0, (name,))])
+
+
+def _region(text: str, offset: int) -> tuple[int, int]:
+    """The part of `offset`'s line that escapes around a keyword are decoded in."""
+    line_start = text.rfind("\n", 0, offset) + 1
+    line_end = text.find("\n", offset)
+    line_end = len(text) if line_end < 0 else line_end
+    # Split literals continue over the next lines: take a few when the line ends open.
+    if _OPEN_END.search(text, line_start, line_end) or _OPEN_START.match(text, line_end):
+        line_end = line_forward(text, line_end, 8)
+    return (soft_boundary(text, max(line_start, offset - _REGION_BEFORE), forward=True),
+            soft_boundary(text, min(line_end, offset + _REGION_AFTER), forward=False))
+
+
+def soft_boundary(text: str, pos: int, forward: bool) -> int:
+    """`pos` moved off the middle of a token (forward or back), so that cutting the text there
+    makes no shorter token that a rule would take for a key."""
+    step = 1 if forward else -1
+    for _ in range(512):
+        if pos <= 0 or pos >= len(text) or not (
+                text[pos - 1] in _TOKEN_CHARS and text[pos] in _TOKEN_CHARS):
+            return pos
+        pos += step
+    return pos
+
+
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
+
+
+def line_back(text: str, pos: int, lines: int) -> int:
+    """The start of the line `lines` lines above the one holding `pos`."""
+    for _ in range(lines + 1):
+        pos = text.rfind("\n", 0, pos)
+        if pos < 0:
+            return 0
+    return pos + 1
+
+
+def line_forward(text: str, pos: int, lines: int) -> int:
+    """The end of the line `lines` lines below the one holding `pos`."""
+    for _ in range(lines + 1):
+        pos = text.find("\n", pos)
+        if pos < 0:
+            return len(text)
+        pos += 1
+    return pos - 1
+
+
+def _disjoint(segments: list[Segment]) -> list[Segment]:
+    """Longest first, then the others that do not overlap one kept; in text order. A dropped
+    span inside a kept one is found again when the kept one is decoded further."""
+    kept: list[Segment] = []
+    for segment in sorted(segments, key=lambda s: (s.start - s.end, s.start)):
+        if all(segment.end <= k.start or segment.start >= k.end for k in kept):
+            kept.append(segment)
+    return sorted(kept, key=lambda s: s.start)
+
+
+def _substitute(outer: Segment, inner: list[Segment]) -> Segment:
+    """`outer` with its own decoded spans put in place, mapped through to the source text."""
+    parts: list[str] = []
+    begins: list[int] = []
+    ends: list[int] = []
+    names: list[tuple[int, tuple[str, ...]]] = []
+    length = 0
+    at = 0
+    for segment in inner:
+        parts.append(outer.text[at:segment.start])
+        begins.extend(outer.begins[at:segment.start])
+        ends.extend(outer.ends[at:segment.start])
+        names.append((length, outer.decodings_at(at)))
+        length += segment.start - at
+        parts.append(segment.text)
+        begins.extend(outer.begins[b] for b in segment.begins)
+        ends.extend(outer.ends[e - 1] for e in segment.ends)
+        for offset, inner_names in segment.names:
+            names.append((length + offset, outer.decodings_at(segment.start) + inner_names))
+        length += len(segment.text)
+        at = segment.end
+    parts.append(outer.text[at:])
+    begins.extend(outer.begins[at:])
+    ends.extend(outer.ends[at:])
+    names.append((length, outer.decodings_at(at)))
+    return Segment(outer.start, outer.end, "".join(parts), begins, ends, names)

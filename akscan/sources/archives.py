@@ -1,0 +1,87 @@
+"""Archives: the files inside zip (jar, war, whl, apk, ...), tar, and gzip, bzip2 or xz
+compressed tar, read in memory, recognised by their first bytes whatever their names (issue 3).
+
+Nothing is extracted to disk, so a member path cannot escape anywhere; names that are absolute
+or climb with `..` are still shown cleaned up, so a report never points outside the archive.
+Zip bombs are bounded: every member and the total read from one outer archive (nested ones
+included) have a size budget, a member that inflates more than `max_ratio` times is not read,
+and so is anything past `max_members` members. What is not read is reported, never a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+ZIP = "zip"
+TAR = "tar"
+GZIP = "gzip"
+BZIP2 = "bzip2"
+XZ = "xz"
+TAR_MAGIC_AT = 257
+_MIB = 1024 * 1024
+
+
+def kind(data: bytes) -> str | None:
+    """Which archive `data` is, by its magic bytes, or None."""
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # a local file header; an empty zip
+        return ZIP
+    if data.startswith(b"\x1f\x8b"):
+        return GZIP
+    # "BZh" and a block size, then the magic of a block (pi) or of the end (sqrt pi): a text
+    # that happens to start with BZh9 is no archive.
+    if data.startswith(b"BZh") and data[3:4].isdigit() and data[4:10] in (
+            b"1AY&SY", b"\x17rE8P\x90"):
+        return BZIP2
+    if data.startswith(b"\xfd7zXZ\x00"):
+        return XZ
+    if data.startswith(b"ustar", TAR_MAGIC_AT):
+        return TAR
+    return None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = 3  # archives inside archives inside archives
+    max_members: int = 10_000  # per outer archive, nested ones included
+    max_total: int = 512 * _MIB  # bytes read from one outer archive, nested ones included
+    max_member: int = 50 * _MIB  # one member (akscan's --max-file-size)
+    max_ratio: int = 100  # uncompressed / compressed, for what inflates past `ratio_floor`
+    ratio_floor: int = 8 * _MIB
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class Budget:
+    """What is left to read of one outer archive and the archives nested in it."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.bytes = limits.max_total
+        self.members = limits.max_members
+
+
+class ArchiveError(Exception):
+    """The archive is corrupt or cannot be read (the message says why)."""
+
+
+class LimitReached(Exception):
+    """A limit stops the reading of this archive (the message says which)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str  # cleaned: relative, '/'-separated, printable
+    data: bytes | None  # None: not read, `problem` says why
+    problem: str | None = None
+    renamed_from: str | None = None  # the name as stored, when it had to be cleaned
+
+
+def members(data: bytes, archive_kind: str, name: str, limits: Limits,
+            budget: Budget) -> Iterator[Member]:
+    """The regular files in an archive of `archive_kind` (see `kind`); `name` is the archive's
+    own file name, which names the content of a compressed file that is not a tar."""
+    # The readers import zipfile, tarfile, lzma...: only a scan that meets an archive pays.
+    from akscan.sources.archive_readers import read_members
+
+    yield from read_members(data, archive_kind, name, limits, budget)

@@ -1,0 +1,305 @@
+"""Archives (issue 3): zip, jar, war, whl, tar, tar.gz and gzip are scanned member by member,
+nested to three levels, in directories and in git history; bombs, deep nesting, tricky names
+and corrupt archives are reported, never crash the scan."""
+
+from __future__ import annotations
+
+import base64
+import bz2
+import gzip
+import hashlib
+import io
+import json
+import lzma
+import random
+import tarfile
+import zipfile
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from gitrepo import Repo, credentials
+from helpers import ScanJson, by_secret
+from keys import random_id, random_secret
+
+from akscan.cli import main
+from akscan.detect.engine import Engine
+from akscan.rules import builtin_rules_dir, load_rules
+from akscan.scan import scan_bytes
+from akscan.sources import archives
+
+ENGINE = Engine(load_rules([builtin_rules_dir()]))
+
+
+def sha(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def make_zip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def make_tar(files: dict[str, bytes], mode: str = "w") -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:  # type: ignore[call-overload]
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def properties(key_id: str, secret: str) -> bytes:
+    return (f"spring.application.name=orders\nalibaba.cloud.access-key={key_id}\n"
+            f"alibaba.cloud.secret-key={secret}\n").encode()
+
+
+def paths_of(findings: list[dict[str, Any]], value: str) -> list[tuple[str, int]]:
+    return [(f["path"], f["line"]) for f in by_secret(findings, sha(value))]
+
+
+# --- formats --------------------------------------------------------------------------------
+
+
+PACKERS: dict[str, Callable[[dict[str, bytes]], bytes]] = {
+    "app.zip": make_zip,
+    "orders.jar": make_zip,
+    "orders-1.0-py3-none-any.whl": make_zip,
+    "stored.zip": lambda files: make_zip(files, zipfile.ZIP_STORED),
+    "bundle.tar": make_tar,
+    "bundle.tar.gz": lambda files: make_tar(files, "w:gz"),
+    "bundle.tgz": lambda files: make_tar(files, "w:gz"),
+    "bundle.tar.bz2": lambda files: make_tar(files, "w:bz2"),
+    "bundle.tar.xz": lambda files: make_tar(files, "w:xz"),
+    "release.dat": make_zip,  # recognised by its first bytes, not its name
+}
+
+
+@pytest.mark.parametrize("name", sorted(PACKERS))
+def test_keys_in_an_archive_are_found_at_archive_and_member_path(
+    name: str, tmp_path: Path, scan_json: ScanJson
+) -> None:
+    key_id, secret = random_id(), random_secret()
+    member = "config/application.properties"
+    (tmp_path / name).write_bytes(PACKERS[name]({member: properties(key_id, secret),
+                                                 "README.md": b"orders service\n"}))
+    code, findings, err = scan_json(tmp_path)
+    assert code == 1, err
+    assert paths_of(findings, key_id) == [(f"{name}!{member}", 2)]
+    assert paths_of(findings, secret) == [(f"{name}!{member}", 3)]
+    assert by_secret(findings, sha(secret))[0]["paired_with"][0]["path"] == f"{name}!{member}"
+
+
+def test_a_gzipped_file_is_named_without_its_suffix(tmp_path: Path, scan_json: ScanJson) -> None:
+    text, key_id, _ = credentials()
+    (tmp_path / "prod.env.gz").write_bytes(gzip.compress(text.encode()))
+    (tmp_path / "old.env.bz2").write_bytes(bz2.compress(text.encode()))
+    (tmp_path / "dump.xz").write_bytes(lzma.compress(text.encode()))
+    _, findings, _ = scan_json(tmp_path)
+    assert sorted(paths_of(findings, key_id)) == [
+        ("dump.xz!dump", 1), ("old.env.bz2!old.env", 1), ("prod.env.gz!prod.env", 1)]
+
+
+def test_nested_archives_are_followed_three_deep(tmp_path: Path, scan_json: ScanJson) -> None:
+    key_id, secret = random_id(), random_secret()
+    jar = make_zip({"BOOT-INF/classes/application.properties": properties(key_id, secret),
+                    "BOOT-INF/classes/App.class": b"\xca\xfe\xba\xbe\x00\x00\x00\x34"})
+    war = make_zip({"WEB-INF/lib/orders.jar": jar})
+    (tmp_path / "release.tar.gz").write_bytes(make_tar({"dist/orders.war": war}, "w:gz"))
+    code, findings, err = scan_json(tmp_path)
+    assert code == 1 and "warning" not in err
+    assert paths_of(findings, key_id) == [
+        ("release.tar.gz!dist/orders.war!WEB-INF/lib/orders.jar!"
+         "BOOT-INF/classes/application.properties", 2)]
+
+
+def test_encoded_keys_inside_archives_are_decoded(tmp_path: Path, scan_json: ScanJson) -> None:
+    key_id = random_id()
+    secret_yaml = f"kind: Secret\ndata:\n  akId: {base64.b64encode(key_id.encode()).decode()}\n"
+    (tmp_path / "chart.tgz").write_bytes(
+        make_tar({"chart/templates/secret.yaml": secret_yaml.encode()}, "w:gz"))
+    _, findings, _ = scan_json(tmp_path)
+    found = by_secret(findings, sha(key_id))
+    assert [(f["path"], f["line"], f["decoded"]) for f in found] == [
+        ("chart.tgz!chart/templates/secret.yaml", 3, ["base64"])]
+
+
+def test_utf16_member_is_read(tmp_path: Path, scan_json: ScanJson) -> None:
+    text, key_id, _ = credentials()
+    data = b"\xff\xfe" + text.encode("utf-16-le")
+    (tmp_path / "win.zip").write_bytes(make_zip({"settings.ini": data}))
+    _, findings, _ = scan_json(tmp_path)
+    assert paths_of(findings, key_id) == [("win.zip!settings.ini", 1)]
+
+
+# --- limits and hostile archives ------------------------------------------------------------
+
+
+def test_archives_nested_deeper_than_three_are_reported_not_entered(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    data = properties(random_id(), random_secret())
+    for level in range(4):
+        data = make_zip({f"level{level}.zip" if level else "app.properties": data})
+    (tmp_path / "deep.zip").write_bytes(data)
+    code, findings, err = scan_json(tmp_path)
+    assert (code, findings) == (2, [])
+    assert "deep.zip!level3.zip!level2.zip!level1.zip: archive nested more than 3 deep" in err
+
+
+def test_a_zip_bomb_member_is_reported_and_the_rest_scanned(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    text, key_id, _ = credentials()
+    bomb = make_zip({"zeros.bin": b"\0" * (12 * 1024 * 1024), "keys.env": text.encode()})
+    (tmp_path / "bomb.zip").write_bytes(bomb)
+    code, findings, err = scan_json(tmp_path)
+    assert code == 1
+    assert paths_of(findings, key_id) == [("bomb.zip!keys.env", 1)]
+    assert "bomb.zip!zeros.bin: inflates" in err and "zip bomb" in err
+
+
+def test_a_gzip_bomb_stops_with_a_warning(tmp_path: Path, scan_json: ScanJson) -> None:
+    (tmp_path / "huge.tar.gz").write_bytes(
+        make_tar({"zeros.bin": b"\0" * (20 * 1024 * 1024)}, "w:gz"))
+    code, findings, err = scan_json(tmp_path)
+    assert (code, findings) == (2, [])
+    assert "huge.tar.gz: inflates more than 100 times" in err
+    assert "Traceback" not in err
+
+
+def test_member_count_and_total_size_limits_stop_the_archive() -> None:
+    many = make_zip({f"f{n}.txt": b"hello\n" for n in range(20)})
+    result = scan_bytes(many, "many.zip", ENGINE, limits=archives.Limits(max_members=5))
+    assert result.errors == ["many.zip: more members than the limit; the rest of the archive "
+                             "was not scanned"]
+    big = make_zip({f"f{n}.txt": b"x" * 1000 for n in range(5)})
+    result = scan_bytes(big, "big.zip", ENGINE, limits=archives.Limits(max_total=2500))
+    assert result.errors == ["big.zip: more than 2500 bytes uncompressed in all; the rest of "
+                             "the archive was not scanned"]
+
+
+def test_a_member_over_the_size_limit_is_reported(tmp_path: Path, scan_json: ScanJson) -> None:
+    (tmp_path / "a.zip").write_bytes(make_zip({"big.log": b"log line\n" * 500}))
+    code, _, err = scan_json("--max-file-size", "1k", tmp_path)
+    assert code == 2
+    assert "a.zip!big.log: 4500 bytes uncompressed is over the size limit of 1024 bytes" in err
+
+
+def test_corrupt_archives_are_one_line_warnings(tmp_path: Path, scan_json: ScanJson) -> None:
+    text, key_id, _ = credentials()
+    (tmp_path / "broken.zip").write_bytes(make_zip({"a.env": text.encode()})[:40])
+    noise = random.Random(5).randbytes(300_000)  # does not compress: the cut falls in it
+    whole = make_tar({"first.env": text.encode(), "second.bin": noise}, "w:gz")
+    (tmp_path / "cut.tar.gz").write_bytes(whole[:len(whole) // 2])
+    code, findings, err = scan_json(tmp_path)
+    assert code == 1  # the key before the cut is still found
+    assert paths_of(findings, key_id) == [("cut.tar.gz!first.env", 1)]
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 2, err
+    assert any(w.startswith("akscan: warning: broken.zip: corrupt or unreadable archive")
+               and w.endswith("not scanned") for w in warnings)
+    assert any(w.startswith("akscan: warning: cut.tar.gz: corrupt or unreadable archive")
+               for w in warnings)
+
+
+def test_absolute_and_climbing_member_names_stay_inside_the_archive(
+    tmp_path: Path, scan_json: ScanJson, run_cli: Any
+) -> None:
+    text, key_id, _ = credentials()
+    (tmp_path / "evil.zip").write_bytes(make_zip({"../../etc/cron.d/x.env": text.encode(),
+                                                  "/root/.aliyun/y.env": text.encode(),
+                                                  "C:\\Users\\a\\z.env": text.encode()}))
+    _, findings, _ = scan_json(tmp_path)
+    assert sorted(p for p, _ in paths_of(findings, key_id)) == [
+        "evil.zip!Users/a/z.env", "evil.zip!etc/cron.d/x.env", "evil.zip!root/.aliyun/y.env"]
+    _, _, err = run_cli(["scan", "-v", "--format", "json", str(tmp_path)])
+    assert "member '../../etc/cron.d/x.env' is shown as 'etc/cron.d/x.env'" in err
+    assert not (tmp_path.parent / "etc").exists()  # nothing is ever extracted
+
+
+def test_an_encrypted_member_is_reported_not_scanned(tmp_path: Path, scan_json: ScanJson) -> None:
+    data = bytearray(make_zip({"secret.env": b"opaque"}))
+    # Mark it encrypted, as a password-protected zip is: bit 0 of the flags, in the local and
+    # the central header (zipfile writes no encrypted archives).
+    for header, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        data[data.index(header) + flags_at] |= 0x1
+    (tmp_path / "locked.zip").write_bytes(bytes(data))
+    code, _, err = scan_json(tmp_path)
+    assert code == 2 and "locked.zip!secret.env: encrypted; not scanned" in err
+
+
+def test_text_that_starts_like_an_archive_is_read_as_text(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    text, key_id, _ = credentials()
+    (tmp_path / "notes.txt").write_text("BZh9 is a bzip2 block size\n" + text)
+    code, findings, err = scan_json(tmp_path)
+    assert code == 1 and "warning" not in err
+    assert paths_of(findings, key_id) == [("notes.txt", 2)]
+    assert archives.kind(bz2.compress(b"")) == archives.kind(bz2.compress(b"x")) == "bzip2"
+
+
+def test_binary_files_that_are_not_archives_are_still_skipped(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01PK\x03\x04" + credentials()[0].encode())
+    code, findings, err = scan_json(tmp_path)
+    assert (code, findings) == (0, []) and "1 binary skipped" in err
+
+
+# --- git history, staged files, SARIF -------------------------------------------------------
+
+
+def test_archive_blobs_in_history_report_commit_and_member(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_id, secret = random_id(), random_secret()
+    repo.write("dist/orders.jar", make_zip({"application.properties":
+                                            properties(key_id, secret)}))
+    repo.git("add", "dist/orders.jar")
+    commit = repo.commit("ship the jar")
+    repo.git("rm", "-q", "dist/orders.jar")
+    repo.commit("remove the jar")
+    code = main(["history", str(repo.path), "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert code == 1
+    found = by_secret(findings, sha(key_id))
+    assert [(f["path"], f["line"], f["commit"]) for f in found] == [
+        ("dist/orders.jar!application.properties", 2, commit)]
+    assert found[0]["paired_with"][0]["path"] == "dist/orders.jar!application.properties"
+
+
+def test_a_staged_archive_is_scanned(
+    repo: Repo, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo.commit("base", {"README.md": "hello\n"})
+    text, key_id, _ = credentials()
+    repo.write("vendor.tgz", make_tar({"pkg/.env": text.encode()}, "w:gz"))
+    repo.git("add", "vendor.tgz")
+    monkeypatch.chdir(repo.path)
+    code = main(["staged", "--format", "json"])
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert code == 1
+    assert paths_of(findings, key_id) == [("vendor.tgz!pkg/.env", 1)]
+
+
+def test_sarif_points_at_the_archive_and_names_the_member(
+    tmp_path: Path, validate: Callable[[Any], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "app.zip").write_bytes(make_zip({"conf/.env": credentials()[0].encode()}))
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out.sarif"
+    assert main(["scan", ".", "--format", "sarif", "--output", str(out)]) == 1
+    log = json.loads(out.read_text(encoding="utf-8"))
+    validate(log)
+    result = log["runs"][0]["results"][0]
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "app.zip"
+    assert "region" not in location
+    assert "in archive member conf/.env, line 1" in result["message"]["text"]
