@@ -252,3 +252,15 @@ def object_contents(repo: Repo, oids: Iterable[str]) -> Iterator[tuple[str, byte
             if len(data) != size or read(1) != b"\n":
                 break  # git died mid-object; close() reports why
             yield parts[0], data
+
+
+def tracked_paths(directory: str) -> frozenset[str] | None:
+    """The files git tracks under `directory` (`git ls-files`), relative to it and
+    '/'-separated as file names decode on this system; None when `directory` is in no git
+    work tree or git cannot say. A directory scan uses it so that a tracked file matching
+    .gitignore is still scanned, as git itself treats it (issue 15)."""
+    try:
+        listing = run(directory, ["ls-files", "-z", "--cached"], env=_isolated_env())
+    except AkscanError:
+        return None
+    return frozenset(os.fsdecode(path) for path in listing.split(b"\0") if path)
