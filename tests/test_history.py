@@ -14,7 +14,7 @@ from gitrepo import Repo, credentials
 from akscan import git
 from akscan.cli import main
 from akscan.detect.engine import Engine
-from akscan.history import HistoryOptions, scan_history
+from akscan.pipeline.history import HistoryOptions, scan_history
 from akscan.rules import builtin_rules_dir, load_rules
 
 
