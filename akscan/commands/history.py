@@ -123,7 +123,7 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
     summary = (f"{stats.commits} commits, {stats.blobs_scanned} unique blobs, "
                f"{stats.bytes_scanned / 1e6:.1f} MB in {stats.seconds:.2f}s")
     if stats.binary_skipped:
-        summary += f"; {stats.binary_skipped} binary skipped"
+        summary += f"; {stats.binary_skipped} binary (printable runs scanned)"
     if stats.too_large:
         summary += f"; {stats.too_large} over the size limit"
     if stats.gitlinks:

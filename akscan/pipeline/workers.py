@@ -5,23 +5,27 @@ early (issues 12 and 15).
   KeyboardInterrupt and kills its workers; workers ignore SIGINT (a terminal's Ctrl-C reaches
   the whole process group, and only the parent should act on it) and, on Linux, ask the kernel
   to kill them when their parent dies, so even a parent killed with SIGKILL leaves no worker.
-- A worker that dies (the kernel's OOM killer, `kill -9`) breaks the pool: the batches that
-  were in flight are retried, each alone in a fresh worker; a batch whose worker dies again is
-  reported as not scanned, and the rest of the scan goes on in a new pool.
+- A worker that dies (the kernel's OOM killer, `kill -9`) is replaced, and the batch it held
+  is given once more to a fresh worker; a batch whose worker dies again is reported as not
+  scanned. Each worker has its own pipe, so the parent knows which batch a dead worker held
+  (concurrent.futures only says that the whole pool broke, and its shutdown could hang).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import multiprocessing
 import os
 import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection, wait
 from types import FrameType
 from typing import Any, TypeVar
+
+from akscan.errors import AkscanError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -29,8 +33,7 @@ R = TypeVar("R")
 _STOPPING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
                           if hasattr(signal, name))
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
-# Seconds to wait for the futures of a broken pool to learn that it broke, and for killed
-# workers to be reaped.
+# Seconds to wait for a worker to exit once told to, or killed.
 _SETTLE_SECONDS = 5.0
 
 
@@ -42,85 +45,142 @@ def usable_cpus() -> int:
 
 
 def run_batches(
-    work: Callable[[list[T]], list[R]], batches: Iterator[list[T]], jobs: int,
+    work: Callable[[list[T]], list[R]], batches: Iterable[list[T]], jobs: int,
     initializer: Callable[..., None], initargs: tuple[Any, ...],
     handle: Callable[[list[R]], None], lost: Callable[[list[T]], None],
     retried: Callable[[list[T]], None] = lambda _: None,
 ) -> None:
     """Run `work` on each batch in `jobs` processes (each set up by `initializer(*initargs)`),
-    giving every batch's results to `handle`, in order while the pool holds; `retried` hears
-    of each batch that was run again after its worker died, `lost` of each one whose worker
-    died again."""
+    giving every batch's results to `handle` in the batches' order; `retried` hears of each
+    batch that is run again because its worker died, `lost` of each one whose worker died
+    again. Every worker is gone when this returns or raises."""
+    pool = _Pool(work, jobs, initializer, initargs)
     with _stop_on_signals():
-        while True:
-            failed = _run_pool(work, batches, jobs, initializer, initargs, handle)
-            if not failed:
-                return
-            for batch in failed:
-                retried(batch)
-                if _run_pool(work, iter([batch]), 1, initializer, initargs, handle):
-                    lost(batch)
+        try:
+            pool.run(iter(enumerate(batches)), handle, lost, retried)
+        finally:
+            pool.close()
 
 
-def _run_pool(
-    work: Callable[[list[T]], list[R]], batches: Iterator[list[T]], jobs: int,
-    initializer: Callable[..., None], initargs: tuple[Any, ...],
-    handle: Callable[[list[R]], None],
-) -> list[list[T]]:
-    """Run batches until there are no more ([]) or a worker dies (the batches that were in
-    flight and did not finish)."""
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_start_worker,
-                               initargs=(os.getpid(), initializer, initargs))
-    finished = False
-    try:
-        inflight: deque[tuple[list[T], Future[list[R]]]] = deque()
-        while True:
-            # A few batches per worker in flight: workers never wait, memory stays bounded.
-            while len(inflight) < 2 * jobs:
-                batch = next(batches, None)
-                if batch is None:
-                    break
-                inflight.append((batch, pool.submit(work, batch)))
-            if not inflight:
-                finished = True
-                return []
-            batch, future = inflight[0]
-            try:
-                results = future.result()
-            except BrokenProcessPool:
-                return _after_break(inflight, handle)
-            inflight.popleft()
-            handle(results)
-    finally:
-        _shut(pool, kill=not finished)
+class _Worker:
+    """One worker process and the batch it is working on (a pipe each way, so the parent
+    always knows which batch a dead worker had)."""
 
+    def __init__(self, work: Callable[[list[T]], list[R]], initializer: Callable[..., None],
+                 initargs: tuple[Any, ...]) -> None:
+        context = multiprocessing.get_context()
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_serve, args=(child, os.getpid(), work, initializer, initargs), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: tuple[int, list[Any], int] | None = None  # (index, batch, attempt)
 
-def _after_break(inflight: deque[tuple[list[T], Future[list[R]]]],
-                 handle: Callable[[list[R]], None]) -> list[list[T]]:
-    wait([future for _, future in inflight], timeout=_SETTLE_SECONDS)
-    failed = []
-    for batch, future in inflight:
-        if future.done() and not future.cancelled() and future.exception() is None:
-            handle(future.result())
-        else:
-            failed.append(batch)
-    return failed
+    def give(self, job: tuple[int, list[Any], int]) -> bool:
+        self.job = job
+        try:
+            self.conn.send(job[1])
+            return True
+        except (OSError, ValueError):  # it died before it could take the batch
+            return False
 
-
-def _shut(pool: ProcessPoolExecutor, kill: bool) -> None:
-    """Shut the pool down; with `kill`, kill its workers first (interrupted, or broken)."""
-    if not kill:
-        pool.shutdown(wait=True)
-        return
-    # The executor has no public way to reach its workers before Python 3.14.
-    processes = list(getattr(pool, "_processes", None) or {})
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
+    def kill(self) -> None:
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for pid in processes:
-        with contextlib.suppress(OSError):
-            os.waitpid(pid, os.WNOHANG)
+            self.process.kill()
+        self.process.join(_SETTLE_SECONDS)
+        self.conn.close()
+
+
+class _Pool:
+    def __init__(self, work: Callable[[list[T]], list[R]], jobs: int,
+                 initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+        self._start = functools.partial(_Worker, work, initializer, initargs)
+        self._jobs = jobs
+        self._workers: list[_Worker] = []
+
+    def run(self, batches: Iterator[tuple[int, list[T]]], handle: Callable[[list[R]], None],
+            lost: Callable[[list[T]], None], retried: Callable[[list[T]], None]) -> None:
+        done: dict[int, list[R] | None] = {}  # finished out of order, by index
+        retries: deque[tuple[int, list[T], int]] = deque()
+        next_out = 0
+        while True:
+            for worker in self._workers:
+                if worker.job is None:
+                    job = retries.popleft() if retries else next(
+                        ((index, batch, 1) for index, batch in batches), None)
+                    if job is not None:
+                        worker.give(job)
+            if not self._workers:
+                self._workers = [self._start() for _ in range(self._jobs)]
+                continue
+            busy = [w for w in self._workers if w.job is not None]
+            if not busy:
+                return
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            for worker in busy:
+                assert worker.job is not None
+                index, batch, attempt = worker.job
+                if worker.conn in ready:
+                    try:
+                        ok, payload = worker.conn.recv()
+                    except (EOFError, OSError):
+                        ok, payload = None, None
+                    if ok is not None:
+                        if not ok:
+                            raise AkscanError(f"a scan worker failed: {payload}")
+                        worker.job = None
+                        done[index] = payload
+                        continue
+                elif worker.process.sentinel not in ready:
+                    continue
+                # The worker died with this batch: the kernel's OOM killer, kill -9.
+                worker.kill()
+                self._workers[self._workers.index(worker)] = self._start()
+                if attempt == 1:
+                    retried(batch)
+                    retries.append((index, batch, 2))
+                else:
+                    lost(batch)
+                    done[index] = None
+            while next_out in done:
+                results = done.pop(next_out)
+                if results is not None:
+                    handle(results)
+                next_out += 1
+
+    def close(self) -> None:
+        """Stop every worker: politely when all is done, by SIGKILL when interrupted."""
+        for worker in self._workers:
+            if worker.job is None:
+                with contextlib.suppress(OSError, ValueError):
+                    worker.conn.send(None)
+            else:
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    worker.process.kill()
+        for worker in self._workers:
+            worker.process.join(_SETTLE_SECONDS)
+            if worker.process.exitcode is None:
+                worker.kill()
+            worker.conn.close()
+        self._workers = []
+
+
+def _serve(conn: Connection, parent: int, work: Callable[[list[T]], list[R]],
+           initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    """A worker's life: set up, then one batch after another until told to stop."""
+    _start_worker(parent, initializer, initargs)
+    while True:
+        try:
+            batch = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if batch is None:
+            return
+        try:
+            reply: tuple[bool, Any] = (True, work(batch))
+        except Exception as exc:  # the parent raises it, with the worker's one line
+            reply = (False, f"{type(exc).__name__}: {exc}")
+        conn.send(reply)
 
 
 def _start_worker(parent: int, initializer: Callable[..., None],
