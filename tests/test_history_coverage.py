@@ -134,7 +134,7 @@ def test_message_finding_in_text_and_sarif_reports_names_its_commit(
     code = main(["history", str(repo.path), "--color", "never"])
     out = capsys.readouterr().out
     assert code == 1
-    assert out.startswith("<commit message>:1:")
+    assert "  <commit message>:1:" in out
     assert f"commit {commit}" in out and secret not in out
 
     sarif = tmp_path / "out.sarif"
