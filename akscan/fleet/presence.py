@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 from akscan import git
 from akscan.detect.engine import Engine
-from akscan.scan import scan_bytes
+from akscan.pipeline.files import scan_bytes
 from akscan.sources import archives
-from akscan.sources.history import display
+from akscan.sources.git_log import display
 
 
 def present_at_head(repo: git.Repo, head: str, paths: Iterable[str], engine: Engine,

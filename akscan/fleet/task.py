@@ -2,7 +2,8 @@
 
 Runs in a local worker process or on a Dask worker, so everything it takes and gives is plain,
 picklable data; it never touches the store. The scan itself is `akscan history`'s pipeline
-(`akscan.history.scan_history`) over the commits not reachable from the tips scanned before.
+(`akscan.pipeline.history.scan_history`) over the commits not reachable from the tips
+scanned before.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from akscan.detect.engine import Engine
 from akscan.errors import AkscanError
 from akscan.fleet import repos
 from akscan.fleet.presence import present_at_head
-from akscan.history import HistoryOptions, scan_history
 from akscan.model import Finding
+from akscan.pipeline.history import HistoryOptions, scan_history
 
 SCANNED, PARTIAL, FAILED, SPLIT = "scanned", "partial", "failed", "split"
 MAX_SHARES = 16
