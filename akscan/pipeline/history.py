@@ -62,6 +62,10 @@ class HistoryOptions:
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = 1
     exclude: Callable[[str], bool] | None = None  # paths never read (exclude settings)
+    # (k, n): scan only the k-th of n disjoint shares of the blobs and messages, so that several
+    # workers can split one large repository (the fleet scan); the caller merges the shares'
+    # findings.
+    shard: tuple[int, int] = (0, 1)
 
 
 def scan_history(
@@ -104,7 +108,8 @@ def scan_history(
     def message_contents() -> Iterator[tuple[str, bytes]]:
         """Commit messages, read after the log has listed every commit, then tag messages."""
         nonlocal registered
-        commits = {c.sha: i for i, c in enumerate(listing.commits) if isinstance(c, Commit)}
+        commits = {c.sha: i for i, c in enumerate(listing.commits)
+                   if isinstance(c, Commit) and in_shard(c.sha, options.shard)}
         for sha, index in commits.items():
             registered += listing.add(index, COMMIT_MESSAGE, sha)
         for sha, data in read_objects(repo, commits, options.max_file_size,
@@ -113,6 +118,8 @@ def scan_history(
             messages.add(sha)
             yield sha, commit_message(data)
         for tag in beyond.tags:
+            if not in_shard(tag.oid, options.shard):
+                continue
             source = listing.add_source(Tagged(tag.ref, tag.oid, tag.tagger, tag.email, tag.date))
             if listing.add(source, TAG_MESSAGE, tag.oid):
                 registered += 1
@@ -126,8 +133,11 @@ def scan_history(
         kind = "object" if oid in messages else "blob"
         return f"{path} ({kind} {oid[:12]}, first in {holder})"
 
+    ids = blobs()
+    if options.shard[1] > 1:
+        ids = (oid for oid in ids if in_shard(oid, options.shard))
     contents = itertools.chain(
-        read_blobs(repo, blobs(), options.max_file_size,
+        read_blobs(repo, ids, options.max_file_size,
                    lambda oid, size: oversized.append((oid, size)), missing.append),
         message_contents())
     by_blob: dict[str, tuple[str, list[Finding]]] = {}  # blob -> (its label, its findings)
@@ -193,6 +203,11 @@ def _report_unreadable(repo: git.Repo, listing: Listing, missing: Sequence[str],
         stats.errors.append(f"... and {len(named) - _MISSING_SHOWN} more missing objects (-v "
                             "lists them)")
         stats.notes.extend(named[_MISSING_SHOWN:])
+
+
+def in_shard(oid: str, shard: tuple[int, int]) -> bool:
+    """Whether object `oid` belongs to share k of n (ids are uniformly spread hashes)."""
+    return int(oid[:8], 16) % shard[1] == shard[0]
 
 
 def _introductions(
