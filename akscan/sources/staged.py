@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from akscan import git
-from akscan.sources.history import GITLINK_MODE
+from akscan.sources.git_log import GITLINK_MODE
 from akscan.terminal import path_from_bytes
 
 
