@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.history:
         repo, ranges = history.open_target(args.targets)
         config = settings(args, history.places_for(repo))
-        outcome = history.collect(args, config, repo, history.revisions_for(args, ranges))
+        outcome = history.collect(args, config, repo, history.revisions_for(args, ranges, repo))
     else:
         args.paths = args.targets or ["."]
         config = settings(args, scan.places_for(args.paths))
