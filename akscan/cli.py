@@ -29,6 +29,7 @@ examples:
   akscan staged                    what 'git commit' would record (a pre-commit hook)
   akscan baseline                  accept today's findings; later scans report only new ones
   akscan scan --validate           also ask Alibaba Cloud which found keys still work
+  akscan fleet --repos repos.txt   every repository listed, only what is new since last run
   akscan trail events.jsonl --known-ips eips.txt
                                    which AccessKeys ActionTrail saw in use, from where
 """
@@ -53,7 +54,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from akscan.commands import baseline, history, scan, staged, trail
+    from akscan.commands import baseline, fleet, history, scan, staged, trail
 
     parser = _Parser(
         prog="akscan", description=_DESCRIPTION, epilog=_EPILOG,
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     staged.add_parser(commands)
     baseline.add_parser(commands)
     trail.add_parser(commands)
+    fleet.add_parser(commands)
     return parser
 
 
