@@ -48,6 +48,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--findings", metavar="FILE",
                         help="an akscan JSON report: keys found leaked that are in use are "
                              "alerts (matched by sha256, never by the key itself)")
+    bounds = parser.add_argument_group("limits (issue 12: a gzip bomb must not run for hours)")
+    bounds.add_argument("--max-decompressed", metavar="SIZE", default="16GiB",
+                        help="stop reading a gzip input past this much decompressed data "
+                             "(default 16GiB; reaching it is a warning and exit 2)")
+    bounds.add_argument("--max-ratio", metavar="N", type=_ratio, default=200,
+                        help="stop reading a gzip input that inflates more than N times, past "
+                             "its first 256 MiB (default 200; trails compress 10 to 30 times)")
     out = parser.add_argument_group("output")
     out.add_argument("-f", "--format", choices=("text", "json", "csv"), default="text",
                      help="report format (default: text)")
@@ -61,16 +68,19 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from akscan import __version__
+    from akscan.config import parse_size
     from akscan.trail import inputs
+    from akscan.trail.reader import Limits
     from akscan.trail.aggregate import Trail
     from akscan.trail.report import Context, build
 
     started = time.monotonic()
+    limits = Limits(max_decompressed=parse_size(args.max_decompressed), max_ratio=args.max_ratio)
     known = inputs.load_known_ips(args.known_ips) if args.known_ips else None
     key_list = inputs.load_key_list(args.keys) if args.keys else None
     leaks = inputs.load_leaks(args.findings) if args.findings else {}
     trail = Trail(known.__contains__ if known is not None else _nobody)
-    summaries, errors = _read_all(args.files, trail)
+    summaries, errors = _read_all(args.files, trail, limits)
     document = build(trail, Context(
         tool_version=__version__, inputs=summaries, known_ips_given=known is not None,
         key_list=key_list, leaks=leaks, show_key_ids=args.show_key_ids,
@@ -94,11 +104,21 @@ def run(args: argparse.Namespace) -> int:
     return 2 if errors else 0
 
 
+def _ratio(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid ratio {text!r}: a whole number, 1 or more")
+    return value
+
+
 def _nobody(ip: str) -> bool:
     return False
 
 
-def _read_all(files: list[str], trail: Any) -> tuple[list[Any], list[str]]:
+def _read_all(files: list[str], trail: Any, limits: Any) -> tuple[list[Any], list[str]]:
     from akscan.trail.reader import open_input
     from akscan.trail.report import InputSummary
 
@@ -114,28 +134,28 @@ def _read_all(files: list[str], trail: Any) -> tuple[list[Any], list[str]]:
             errors.append(f"{name}: {summary.error}")
             continue
         try:
-            events = _read(raw, summary, trail)
+            events = _read(raw, summary, trail, limits)
         finally:
             if raw is not sys.stdin.buffer:
                 raw.close()
         if summary.error:
             errors.append(f"{name}: {summary.error}; read up to there")
-        elif not events and summary.malformed:
+        elif not events:  # an empty file is as likely a wrong path as an empty trail
             errors.append(f"{name}: no ActionTrail events ({summary.malformed} malformed "
                           "record(s))")
     return summaries, errors
 
 
-def _read(raw: BinaryIO, summary: Any, trail: Any) -> int:
+def _read(raw: BinaryIO, summary: Any, trail: Any, limits: Any = None) -> int:
     """Fold the events of one input into `trail`; the number of events."""
     from akscan.trail.events import NotAnEvent, to_call
-    from akscan.trail.reader import ReadStats, read_records
+    from akscan.trail.reader import DEFAULT_LIMITS, ReadStats, read_records
 
     stats = ReadStats()
     add, add_without_key = trail.add, trail.add_without_key
     events = 0
     try:
-        for record, line in read_records(raw, stats):
+        for record, line in read_records(raw, stats, limits or DEFAULT_LIMITS):
             try:
                 call = to_call(record)
             except NotAnEvent:

@@ -90,8 +90,10 @@ def load_leaks(path: str) -> dict[str, list[Leak]]:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise AkscanError(f"cannot read --findings {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise AkscanError(f"{path}: not an akscan JSON report: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # invalid, or nested past Python's stack
+        raise AkscanError(f"{path}: not an akscan JSON report: "
+                          f"{'nested too deeply' if isinstance(exc, RecursionError) else exc}"
+                          ) from None
     if not isinstance(document, dict) or document.get("version") != 1 \
             or not isinstance(document.get("findings"), list):
         raise AkscanError(f"{path}: not an akscan JSON report (version 1, with findings)")
