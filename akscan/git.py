@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -120,6 +121,38 @@ def run(cwd: str, args: Sequence[str], env: Mapping[str, str] | None = None,
     if done.returncode != 0:
         raise GitError(command, done.returncode, done.stderr.decode("utf-8", "replace"))
     return done.stdout
+
+
+def run_remote(cwd: str, args: Sequence[str], timeout: float) -> bytes:
+    """Run a git command that talks to a remote (clone, fetch), with a deadline.
+
+    git never prompts: GIT_TERMINAL_PROMPT=0, no standard input, and a session of its own so
+    ssh has no terminal to ask on; credentials come from git's helpers and ssh's config only.
+    At the deadline git and its helpers (ssh, git-remote-https) are ended together.
+    """
+    command = _command(args)
+    env = _isolated_env()
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    try:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    except OSError as exc:
+        raise AkscanError(f"cannot run git: {exc.strerror or exc}") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise GitError(command, -signal.SIGKILL, "",
+                           f"git {_subcommand(command)} gave no answer within {timeout:g}s; "
+                           "stopped") from None
+        raise
+    if proc.returncode != 0:
+        raise GitError(command, proc.returncode, err.decode("utf-8", "replace"))
+    return out
 
 
 class Process:

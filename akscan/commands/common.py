@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from akscan import __version__, baseline, validate
+from akscan import __version__, baseline, results, validate
 from akscan.allowlist import AllowlistFilter
 from akscan.config import Config, find_config, load_config, parse_size
 from akscan.detect.engine import Engine
 from akscan.errors import AkscanError, ConfigError
 from akscan.model import ID_KINDS, LIVE, UNKNOWN, VALIDATION_STATUSES, Finding
-from akscan.report import FORMATS, ReportContext, reporters
+from akscan.report import FORMATS, ReportContext, output, reporters
+from akscan.report.credentials import group
+from akscan.report.output import ReportFile
 from akscan.rules import Rule, builtin_rules_dir, load_rules, merge_rules
+from akscan.terminal import say
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +49,13 @@ def add_validation_options(parser: argparse.ArgumentParser) -> None:
     val.add_argument("--fail-on", choices=("any", "live"), default="any",
                      help="exit 1 when any credential is found (default), or only when a live "
                           "one is (needs --validate)")
+    val.add_argument("--results", metavar="STATUS,...", type=results.parse,
+                     help="report only credentials with these verdicts: "
+                          f"{', '.join(results.CHOICES)} (e.g. live,unknown; needs --validate "
+                          "unless only 'unchecked'); the exit code follows what is reported")
+    val.add_argument("--validate-suppressed", action="store_true",
+                     help="also validate baselined, allowlisted and inline-allowed keys; one "
+                          "that is live is reported as a finding (needs --validate)")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +63,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-f", "--format", choices=FORMATS, default="text",
                      help="report format (default: text)")
     out.add_argument("-o", "--output", metavar="FILE",
-                     help="write the report to FILE instead of standard output")
+                     help="write the report to FILE (- for standard output, the default); "
+                          "it appears only once complete")
     out.add_argument("--show-secrets", action="store_true",
                      help="print secrets in full (by default only a redacted form and sha256)")
     out.add_argument("--include-suppressed", action="store_true",
@@ -83,9 +94,12 @@ def add_detection_options(parser: argparse.ArgumentParser) -> Any:
 
 
 def settings(args: argparse.Namespace, places: Sequence[Path]) -> Config:
-    # Validation options are checked here, first, so that a mistake stops akscan before a scan.
+    """The settings that apply; also checks, before any scan, what could fail only after it:
+    validation options and the report file (`-o`), which is prepared here."""
     if validate.from_args(args) is not None:
         validate.require_sdk()
+    if hasattr(args, "format") and getattr(args, "report_file", None) is None:
+        args.report_file = output.open_report(args.output)
     if args.config:
         path = Path(args.config)
         if not path.is_file():
@@ -156,32 +170,52 @@ def finish(
     findings = AllowlistFilter(config.allowlist).apply(findings)
     if known:
         findings = baseline.apply(findings, known)
+    options = validate.from_args(args)
+    wanted = _wanted_results(args, options is not None)
+    if options is not None:
+        # Suppressed findings are declared harmless: shown, never sent, unless asked.
+        sent = findings if args.validate_suppressed else [f for f in findings if not f.suppressed]
+        checked = dict(zip(map(id, sent), validate.validate_findings(sent, options)))
+        findings = results.unsuppress_live([checked.get(id(f), f) for f in findings])
     active = [f for f in findings if not f.suppressed]
     shown = findings if args.include_suppressed else active
-    options = validate.from_args(args)
-    if options is not None:
-        # Suppressed findings are declared harmless: they are shown, never sent.
-        checked = dict(zip(map(id, active), validate.validate_findings(active, options)))
-        active = [checked[id(f)] for f in active]
-        shown = [checked.get(id(f), f) for f in shown]
+    hidden, validated = 0, active
+    if wanted is not None:
+        hidden = len(active)
+        active, shown = results.select(active, wanted), results.select(shown, wanted)
+        hidden -= len(active)
     _write_report(args, shown, ReportContext(
         tool_version=__version__, show_secrets=args.show_secrets, rules=tuple(rules),
         command=args.command, sarif_category=args.sarif_category, base_dir=base_dir,
+        quiet=args.quiet,
     ))
     for message in errors:
-        print(f"akscan: warning: {message}", file=sys.stderr)
+        say(message, "warning")
     if args.verbose:
         for message in notes:
-            print(f"akscan: note: {message}", file=sys.stderr)
+            say(message, "note")
     if not args.quiet:
-        suppressed = len(findings) - len(active)
+        suppressed = sum(1 for f in findings if f.suppressed)
         extra = f", {suppressed} suppressed" if suppressed else ""
+        if hidden:
+            extra += f", {hidden} not in --results"
         problems = f", {len(errors)} not scanned or incomplete" if errors else ""
-        verdict = f"{len(active)} credential(s) found" if active else "no credentials found"
-        print(f"akscan: {verdict}{extra}{problems} ({summary})", file=sys.stderr)
+        verdict = (f"{len(group(active))} credential(s) found ({len(active)} finding(s))"
+                   if active else "no credentials found")
+        say(f"{verdict}{extra}{problems} ({summary})")
         if options is not None:
-            print(f"akscan: {_validation_summary(active)}", file=sys.stderr)
+            say(_validation_summary(validated))
     return _exit_code(args, active, errors)
+
+
+def _wanted_results(args: argparse.Namespace, validating: bool) -> frozenset[str] | None:
+    if args.validate_suppressed and not validating:
+        raise AkscanError("--validate-suppressed needs --validate")
+    wanted: frozenset[str] | None = args.results
+    if wanted and not validating and wanted - {results.UNCHECKED}:
+        raise AkscanError("--results needs --validate (without it every credential is "
+                          "'unchecked')")
+    return wanted
 
 
 def _exit_code(args: argparse.Namespace, active: Sequence[Finding], errors: Sequence[str]) -> int:
@@ -211,18 +245,12 @@ def _write_report(
     args: argparse.Namespace, findings: Sequence[Finding], context: ReportContext
 ) -> None:
     write = reporters()[args.format]
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="\n") as stream:
-                write(stream, findings, _with_color(args, stream, context))
-        except OSError as exc:
-            raise AkscanError(f"cannot write report to {args.output}: {exc.strerror}") from None
-        return
-    if hasattr(sys.stdout, "reconfigure"):
-        # A path with odd bytes must never crash the report on a narrow terminal encoding.
-        sys.stdout.reconfigure(errors="backslashreplace")
-    write(sys.stdout, findings, _with_color(args, sys.stdout, context))
-    sys.stdout.flush()
+    target: ReportFile | None = getattr(args, "report_file", None)
+    if target is None:
+        output.write_stdout(lambda stream: write(stream, findings,
+                                                 _with_color(args, stream, context)))
+    else:
+        target.commit(lambda stream: write(stream, findings, _with_color(args, stream, context)))
 
 
 def _with_color(args: argparse.Namespace, stream: TextIO, context: ReportContext) -> ReportContext:
