@@ -29,6 +29,9 @@ _EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
 _MIN_SECONDS = int((_MIN_TIME - _EPOCH).total_seconds())
 _MAX_SECONDS = int((_MAX_TIME - _EPOCH).total_seconds())
 _PRODUCT = re.compile(r"[A-Za-z0-9]+")
+# Longer than any ID, IP, name or API ActionTrail writes: a value past it is cut, so that a
+# trail of megabyte-long "IPs" cannot fill memory through the per-key tables.
+MAX_TEXT = 256
 _EPOCH_DAYS: dict[tuple[int, int, int], int] = {}
 _UNIX_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 
@@ -88,10 +91,14 @@ def to_call(record: dict[str, Any]) -> Call | None:
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
-        return value.strip()
-    if value is None or isinstance(value, (dict, list)):
+        text = value[:MAX_TEXT * 2].strip()
+    elif value is None or isinstance(value, (dict, list)):
         return ""
-    return str(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 64:
+        return ""  # str() of a 4,300-digit int is slow, and no field holds one
+    else:
+        text = str(value)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
 
 
 def _service_from_host(source: Any) -> str:
