@@ -9,8 +9,10 @@ from typing import Any
 
 import regex
 
-from akscan import toml
+from akscan import toml, userfile
 from akscan.errors import ConfigError
+from akscan.redaction import redact_credentials
+from akscan.terminal import escape_path
 
 CONFIG_FILE = ".akscan.toml"
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
@@ -21,11 +23,12 @@ _KEYS = frozenset({
     "allowlist",
 })
 _ALLOW_KEYS = frozenset({"paths", "rules", "fingerprints"})
+_CONFIG_LIMIT = 4 * 1024 * 1024  # far above any real settings file
 
 
 @dataclass(frozen=True)
 class Allowlist:
-    paths: tuple[str, ...] = ()  # gitignore-style globs, relative to the scan root
+    paths: tuple[str, ...] = ()  # gitignore-style globs, relative to the settings file's folder
     rules: tuple[str, ...] = ()
     fingerprints: tuple[str, ...] = ()  # sha256 of the secret (secret_sha256)
 
@@ -33,6 +36,8 @@ class Allowlist:
 @dataclass(frozen=True)
 class Config:
     source: str | None = None  # the file these settings came from, for messages
+    # The folder allowlist paths (and rule files) are relative to: the settings file's own.
+    anchor: str | None = None
     rules: tuple[Path, ...] = ()
     disable: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -56,15 +61,31 @@ def parse_size(text: str | int) -> int:
     return size
 
 
+def search_dirs(start: Path) -> list[Path]:
+    """Where settings and a baseline for `start` are looked for: `start`, then its parents up
+    to the root of the git work tree holding it (a folder with `.git`). Outside a work tree,
+    up to the current directory if `start` is inside it, else `start` alone. So scanning
+    project B from inside project A applies B's settings, never A's (issue 11)."""
+    start = Path(os.path.abspath(start))
+    chain = [start, *start.parents]
+    for index, folder in enumerate(chain):
+        if os.path.lexists(folder / ".git"):
+            return chain[:index + 1]
+    cwd = Path(os.path.abspath(os.curdir))
+    return chain[:chain.index(cwd) + 1] if cwd in chain else [start]
+
+
 def find_config(places: list[Path]) -> Path | None:
-    """The first `.akscan.toml`, or `pyproject.toml` with a [tool.akscan] table, in `places`."""
+    """The first `.akscan.toml`, or `pyproject.toml` with a [tool.akscan] table, found from each
+    of `places` up to its repository root (see `search_dirs`)."""
     for place in places:
-        candidate = place / CONFIG_FILE
-        if candidate.is_file():
-            return candidate
-        pyproject = place / "pyproject.toml"
-        if pyproject.is_file() and "[tool.akscan" in _read(pyproject):
-            return pyproject
+        for folder in search_dirs(place):
+            candidate = folder / CONFIG_FILE
+            if candidate.is_file():
+                return candidate
+            pyproject = folder / "pyproject.toml"
+            if pyproject.is_file() and "[tool.akscan" in _read(pyproject):
+                return pyproject
     return None
 
 
@@ -72,22 +93,19 @@ def load_config(path: Path) -> Config:
     try:
         data = toml.loads(_read(path))
     except toml.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{escape_path(str(path))}: invalid TOML: {exc}") from None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("akscan", {})
     return _parse(path, data)
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    return userfile.read_text(path, "configuration", _CONFIG_LIMIT)
 
 
 def _parse(path: Path, data: dict[str, Any]) -> Config:
     def fail(key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{path}: field '{key}': {problem}")
+        return ConfigError(f"{escape_path(str(path))}: field '{key}': {problem}")
 
     def strings(table: dict[str, Any], key: str, prefix: str = "") -> tuple[str, ...]:
         value = table.get(key, [])
@@ -107,7 +125,10 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     fingerprints = strings(allow, "fingerprints", "allowlist.")
     bad = [f for f in fingerprints if not regex.fullmatch(r"[0-9a-f]{64}", f)]
     if bad:
-        raise fail("allowlist.fingerprints", f"{bad[0]!r} is not a sha256 hex digest")
+        # A secret pasted here by mistake must not be echoed back (issue 15).
+        raise fail("allowlist.fingerprints", f"{redact_credentials(repr(bad[0]))} is not a "
+                   "sha256 hex digest (akscan prints them as secret_sha256; never put the secret "
+                   "itself here)")
     defaults = Config()
     try:
         max_size = parse_size(data.get("max_file_size", defaults.max_file_size))
@@ -124,6 +145,7 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
         raise fail("gitignore", "expected true or false")
     return Config(
         source=str(path),
+        anchor=os.path.dirname(os.path.abspath(path)),
         rules=tuple(path.parent / p for p in strings(data, "rules")),
         disable=strings(data, "disable"),
         exclude=strings(data, "exclude"),
