@@ -248,7 +248,8 @@ def test_binary_files_that_are_not_archives_are_scanned_as_binary_not_opened(
     tmp_path: Path, scan_json: ScanJson
 ) -> None:
     text = credentials()[0]
-    (tmp_path / "blob.bin").write_bytes(b"\x00\x01PK\x03\x04" + text.encode() + bytes(range(256)))
+    blob = b"\x00\x01PK\x03\x04" + text.encode() + bytes(range(256))
+    (tmp_path / "blob.bin").write_bytes(blob)
     code, findings, err = scan_json(tmp_path)
     assert code == 1 and "1 binary (printable runs scanned)" in err
     assert findings and all(f["path"] == "blob.bin" for f in findings)
