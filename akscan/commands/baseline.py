@@ -31,6 +31,10 @@ def add_parser(commands: Any) -> None:
                              "standard output)")
     parser.add_argument("--history", action="store_true",
                         help="record what is in the git history instead of the files")
+    parser.add_argument("--import", metavar="FILE", dest="import_file",
+                        help="record only the findings that FILE had accepted: a gitleaks JSON "
+                             "report or .gitleaksignore, or a detect-secrets .secrets.baseline "
+                             "(see README for how each is matched)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="also explain every skipped file on standard error")
@@ -44,15 +48,16 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from akscan import baseline
+    from akscan import baseline, baseline_import
     from akscan.allowlist import AllowlistFilter
     from akscan.commands import history, scan
     from akscan.report import output
-    from akscan.terminal import say
+    from akscan.terminal import escape_path, say
 
     # Prepared first, so an unwritable destination fails before the scan, and a failed scan
     # leaves the old baseline in place.
     target = output.open_report(args.output, "baseline")
+    accepted = baseline_import.load(args.import_file) if args.import_file else None
     if args.history:
         repo, ranges = history.open_target(args.targets)
         config = settings(args, history.places_for(repo))
@@ -63,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         outcome = scan.collect(args, config)
     findings = AllowlistFilter(config.allowlist).apply(outcome.findings)
     kept = [f for f in findings if not f.suppressed]
+    found = len(kept)
+    if accepted is not None:
+        kept = accepted.matched(kept)
     text = baseline.render(kept)
     if target is None:
         output.write_stdout(lambda stream: stream.write(text))
@@ -78,4 +86,8 @@ def run(args: argparse.Namespace) -> int:
         where = "standard output" if target is None else args.output
         say(f"wrote {count} fingerprint(s) of {len(kept)} finding(s) to {where} "
             f"({outcome.summary})")
+        if accepted is not None:
+            say(f"imported from {accepted.kind} {escape_path(args.import_file)}: "
+                f"{len(kept)} of {found} finding(s) matched its {accepted.entries} entr(ies); "
+                f"the other {found - len(kept)} will be reported")
     return 0
