@@ -1,4 +1,4 @@
-"""`akscan baseline --import`: the findings gitleaks or detect-secrets had accepted stay accepted."""
+"""`akscan baseline --import`: what gitleaks or detect-secrets had accepted stays accepted."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def test_redacted_gitleaks_report_matches_by_file_and_line(
     tmp_path: Path, run_cli: RunCli, scan_json: ScanJson
 ) -> None:
     root = tmp_path / "src"
-    old, new = _two_pairs(root)
+    _, new = _two_pairs(root)
     report = [{"RuleID": r, "File": "config/old.env", "StartLine": n, "Secret": "REDACTED"}
               for r, n in (("alibaba-access-key-id", 2), ("alibaba-secret-key", 3))]
     imported = write(tmp_path / "gitleaks.json", json.dumps(report))
