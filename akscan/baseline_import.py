@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +51,7 @@ class Accepted:
     def add_place(self, path: str, line: int, commit: str = "") -> None:
         self.places.setdefault((path, line), set()).add(commit)
 
-    def accepts(self, finding: Finding) -> bool:
-        path = finding.path
+    def accepts(self, finding: Finding, path: str) -> bool:
         if (path, finding.secret_sha256) in self.secrets:
             return True
         if (path, hashlib.sha1(finding.secret.encode("utf-8")).hexdigest()) in self.sha1s:
@@ -63,8 +62,12 @@ class Accepted:
         return any(not c or not commit or c == commit
                    for c in self.places.get((path, finding.line), ()))
 
-    def matched(self, findings: Sequence[Finding]) -> list[Finding]:
-        return [f for f in findings if self.accepts(f)]
+    def matched(self, findings: Sequence[Finding],
+                rebase: Callable[[str], str] | None = None) -> list[Finding]:
+        """The findings this file accepted, by their path as reported or, with `rebase`, as
+        relative to the repository root (where the other tool most likely ran)."""
+        return [f for f in findings if self.accepts(f, f.path)
+                or (rebase is not None and self.accepts(f, rebase(f.path)))]
 
 
 def load(path: str) -> Accepted:
