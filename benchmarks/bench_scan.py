@@ -443,8 +443,8 @@ def _run(args: argparse.Namespace, root: Path) -> int:
         sys.path.insert(0, str(REPO_ROOT))
     from akscan.detect.engine import Engine
     from akscan.model import Finding
+    from akscan.pipeline.files import ScanOptions, scan_paths
     from akscan.rules import builtin_rules_dir, load_rules
-    from akscan.scan import ScanOptions, scan_paths
 
     started = time.perf_counter()
     tree = generate(root, args.size_mb, args.seed)

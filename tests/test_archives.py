@@ -24,8 +24,8 @@ from keys import random_id, random_secret
 
 from akscan.cli import main
 from akscan.detect.engine import Engine
+from akscan.pipeline.files import scan_bytes
 from akscan.rules import builtin_rules_dir, load_rules
-from akscan.scan import scan_bytes
 from akscan.sources import archives
 
 ENGINE = Engine(load_rules([builtin_rules_dir()]))

@@ -233,7 +233,7 @@ def test_file_with_non_utf8_name_is_scanned_and_its_name_escaped(
     assert found["path"] == "caf\\xe9.env"
     code, out, _ = run_cli(["scan", str(tmp_path)])
     assert code == 1
-    assert out.startswith(f"caf\\xe9.env:1:{ID_COLUMN}: ")
+    assert f"\n  caf\\xe9.env:1:{ID_COLUMN}: " in out
 
 
 def test_nonexistent_path_exits_2_with_a_one_line_error(tmp_path: Path, run_cli: RunCli) -> None:
@@ -445,8 +445,9 @@ def test_control_characters_in_file_names_are_escaped_in_the_text_report(
     code, out, _ = run_cli(["scan", "--color", "never", str(tmp_path)])
     assert code == 1
     assert "\x1b" not in out
-    first = out.splitlines()[0]
-    assert first.startswith("evil") and f"name.env:1:{ID_COLUMN}: alibaba-access-key-id" in first
+    location = out.splitlines()[1].strip()
+    assert location.startswith("evil") and f"name.env:1:{ID_COLUMN}: alibaba-access-key-id" \
+        in location
 
 
 def test_unreadable_directory_is_warned_about_and_the_scan_goes_on(

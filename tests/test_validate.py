@@ -195,18 +195,65 @@ def test_an_id_with_a_wrong_and_a_right_secret_is_live(
     assert [v["status"] for v in _verdicts(findings, wrong)] == ["invalid"]
 
 
-def test_text_report_has_a_validation_line_under_each_finding(
+def test_text_report_has_one_block_per_pair_live_first_with_its_verdict(
     run_cli: RunCli, world: World
 ) -> None:
-    code, out, err = _scan(run_cli, world, str(world.root / "live-old.env"),
-                           str(world.root / "wrong-secret.env"), fmt="text")
+    code, out, err = _scan(run_cli, world, str(world.root / "wrong-secret.env"),
+                           str(world.root / "live-old.env"), fmt="text")
     assert code == 1
-    blocks = out.split("\n    fix:")
-    assert "validation: LIVE: it authenticates as acs:ram::5550001112223334:user/ci" in out
-    assert "validation: INVALID: wrong secret" in out
-    assert sum("validation:" in b for b in blocks) == 4
+    live, invalid, advice = out.split("\n\n")
+    assert live.startswith("LIVE AccessKey pair ")
+    assert "validation: LIVE: it authenticates as acs:ram::5550001112223334:user/ci" in live
+    assert "owner: acs:ram::5550001112223334:user/ci (account 5550001112223334)" in live
+    assert "flags: older-than-90-days, unused-over-90-days" in live
+    assert live.count("live-old.env:") == 2
+    assert invalid.startswith("INVALID AccessKey pair ")
+    assert "validation: INVALID: wrong secret" in invalid
+    assert advice.startswith("What to do about a leaked AccessKey")
     for name in ("live-old", "wrong-secret"):
         assert (world.planted[name].secret or "?") not in out + err
+
+
+def test_results_live_shows_only_live_credentials(run_cli: RunCli, world: World) -> None:
+    code, out, err = _scan(run_cli, world, "--results", "live", str(world.root))
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert findings and {f["validation"]["status"] for f in findings} == {"live"}
+    names = {n for n, p in world.planted.items() if p.status == "live"}
+    shown = {f["secret_sha256"] for f in findings}
+    for name, p in world.planted.items():
+        assert (sha256_hex(p.key_id or p.secret or "") in shown) == (name in names), name
+    assert "not in --results" in err
+    code, out, _ = _scan(run_cli, world, "--results", "inactive,invalid", str(world.root))
+    statuses = {f["validation"]["status"] for f in json.loads(out)["findings"]}
+    assert statuses == {"inactive", "invalid"}
+
+
+def test_results_without_validate_is_a_usage_error(run_cli: RunCli, world: World) -> None:
+    code, out, err = run_cli(["scan", "--results", "live", str(world.root)])
+    assert (code, out) == (2, "")
+    assert "--results needs --validate" in err
+    code, _, err = run_cli(["scan", "--results", "alive", str(world.root)])
+    assert code == 2 and "alive: expected a comma-separated list" in err
+
+
+def test_validate_suppressed_reports_a_baselined_key_that_is_live(
+    run_cli: RunCli, world: World, tmp_path: Path
+) -> None:
+    target = str(world.root / "live-fresh.env")
+    baseline = tmp_path / "baseline.json"
+    assert run_cli(["baseline", "-o", str(baseline), target])[0] == 0
+    code, out, _ = _scan(run_cli, world, "--baseline", str(baseline), target)
+    assert code == 0 and json.loads(out)["findings"] == []
+    code, out, _ = _scan(run_cli, world, "--baseline", str(baseline), "--validate-suppressed",
+                         target)
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert len(findings) == 2
+    for found in findings:
+        assert found["suppressed"] is None
+        assert found["validation"]["status"] == "live"
+        assert "it was suppressed (baseline) but works" in found["validation"]["reason"]
 
 
 def test_sarif_marks_a_live_key_critical_with_what_to_do(

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from akscan import __version__, baseline, validate
+from akscan import __version__, baseline, results, validate
 from akscan.allowlist import AllowlistFilter
 from akscan.config import Config, find_config, load_config, parse_size
 from akscan.detect.engine import Engine
 from akscan.errors import AkscanError, ConfigError
 from akscan.model import ID_KINDS, LIVE, UNKNOWN, VALIDATION_STATUSES, Finding
 from akscan.report import FORMATS, ReportContext, reporters
+from akscan.report.credentials import group
 from akscan.rules import Rule, builtin_rules_dir, load_rules, merge_rules
 
 
@@ -47,6 +48,13 @@ def add_validation_options(parser: argparse.ArgumentParser) -> None:
     val.add_argument("--fail-on", choices=("any", "live"), default="any",
                      help="exit 1 when any credential is found (default), or only when a live "
                           "one is (needs --validate)")
+    val.add_argument("--results", metavar="STATUS,...", type=results.parse,
+                     help="report only credentials with these verdicts: "
+                          f"{', '.join(results.CHOICES)} (e.g. live,unknown; needs --validate "
+                          "unless only 'unchecked'); the exit code follows what is reported")
+    val.add_argument("--validate-suppressed", action="store_true",
+                     help="also validate baselined, allowlisted and inline-allowed keys; one "
+                          "that is live is reported as a finding (needs --validate)")
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -159,17 +167,24 @@ def finish(
     findings = AllowlistFilter(config.allowlist).apply(findings)
     if known:
         findings = baseline.apply(findings, known)
+    options = validate.from_args(args)
+    wanted = _wanted_results(args, options is not None)
+    if options is not None:
+        # Suppressed findings are declared harmless: shown, never sent, unless asked.
+        sent = findings if args.validate_suppressed else [f for f in findings if not f.suppressed]
+        checked = dict(zip(map(id, sent), validate.validate_findings(sent, options)))
+        findings = results.unsuppress_live([checked.get(id(f), f) for f in findings])
     active = [f for f in findings if not f.suppressed]
     shown = findings if args.include_suppressed else active
-    options = validate.from_args(args)
-    if options is not None:
-        # Suppressed findings are declared harmless: they are shown, never sent.
-        checked = dict(zip(map(id, active), validate.validate_findings(active, options)))
-        active = [checked[id(f)] for f in active]
-        shown = [checked.get(id(f), f) for f in shown]
+    hidden, validated = 0, active
+    if wanted is not None:
+        hidden = len(active)
+        active, shown = results.select(active, wanted), results.select(shown, wanted)
+        hidden -= len(active)
     _write_report(args, shown, ReportContext(
         tool_version=__version__, show_secrets=args.show_secrets, rules=tuple(rules),
         command=args.command, sarif_category=args.sarif_category, base_dir=base_dir,
+        quiet=args.quiet,
     ))
     for message in errors:
         print(f"akscan: warning: {message}", file=sys.stderr)
@@ -177,14 +192,27 @@ def finish(
         for message in notes:
             print(f"akscan: note: {message}", file=sys.stderr)
     if not args.quiet:
-        suppressed = len(findings) - len(active)
+        suppressed = sum(1 for f in findings if f.suppressed)
         extra = f", {suppressed} suppressed" if suppressed else ""
+        if hidden:
+            extra += f", {hidden} not in --results"
         problems = f", {len(errors)} not scanned or incomplete" if errors else ""
-        verdict = f"{len(active)} credential(s) found" if active else "no credentials found"
+        verdict = (f"{len(group(active))} credential(s) found ({len(active)} finding(s))"
+                   if active else "no credentials found")
         print(f"akscan: {verdict}{extra}{problems} ({summary})", file=sys.stderr)
         if options is not None:
-            print(f"akscan: {_validation_summary(active)}", file=sys.stderr)
+            print(f"akscan: {_validation_summary(validated)}", file=sys.stderr)
     return _exit_code(args, active, errors)
+
+
+def _wanted_results(args: argparse.Namespace, validating: bool) -> frozenset[str] | None:
+    if args.validate_suppressed and not validating:
+        raise AkscanError("--validate-suppressed needs --validate")
+    wanted: frozenset[str] | None = args.results
+    if wanted and not validating and wanted - {results.UNCHECKED}:
+        raise AkscanError("--results needs --validate (without it every credential is "
+                          "'unchecked')")
+    return wanted
 
 
 def _exit_code(args: argparse.Namespace, active: Sequence[Finding], errors: Sequence[str]) -> int:

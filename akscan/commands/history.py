@@ -24,7 +24,7 @@ from akscan.errors import AkscanError
 if TYPE_CHECKING:
     from akscan.config import Config
     from akscan.git import Repo
-    from akscan.history import HistoryStats
+    from akscan.pipeline.history import HistoryStats
 
 _PUSH_ADVICE = """\
 akscan: push blocked: the commits being pushed contain credentials (listed above).
@@ -103,7 +103,7 @@ def places_for(repo: Repo) -> list[Path]:
 def collect(args: argparse.Namespace, config: Config, repo: Repo,
             revisions: Sequence[str]) -> Outcome:
     """Scan the commits `revisions` selects, with the history options in `args`."""
-    from akscan.history import HistoryOptions, scan_history
+    from akscan.pipeline.history import HistoryOptions, scan_history
 
     jobs = jobs_setting(args, config)
     # History scans blobs in threads, so the engine releases the GIL while matching.

@@ -19,7 +19,7 @@ from akscan.commands.common import (
 )
 from akscan.config import Config
 from akscan.errors import AkscanError
-from akscan.scan import ScanOptions, report_base, scan_paths
+from akscan.pipeline.files import ScanOptions, report_base, scan_paths
 
 
 def add_parser(commands: Any) -> None:

@@ -50,10 +50,10 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from akscan import git
-    from akscan.scan import ContentResult, member_suffix, scan_stream
+    from akscan.pipeline.files import ContentResult, member_suffix, scan_stream
     from akscan.sources import archives
     from akscan.sources.blobs import read_blobs
-    from akscan.sources.history import display
+    from akscan.sources.git_log import display
     from akscan.sources.staged import staged_blobs
 
     started = time.monotonic()

@@ -24,6 +24,8 @@ class ReportContext:
     sarif_category: str | None = None
     # The directory finding paths are relative to (None: the current directory).
     base_dir: str | None = None
+    # --quiet: reports for people become one line per finding (the text report, for grep).
+    quiet: bool = False
 
 
 def validation_to_dict(validation: Validation) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from akscan import git
-from akscan.sources.history import GITLINK_MODE
+from akscan.sources.git_log import GITLINK_MODE
 
 
 def staged_blobs(repo: git.Repo, files: Sequence[str], notes: list[str]) -> list[tuple[bytes, str]]:

@@ -17,10 +17,10 @@ from akscan import git
 from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.model import Finding
-from akscan.scan import ContentResult, member_suffix, scan_stream
+from akscan.pipeline.files import ContentResult, member_suffix, scan_stream
 from akscan.sources import archives
 from akscan.sources.blobs import read_blobs
-from akscan.sources.history import Listing, blob_ids, display
+from akscan.sources.git_log import Listing, blob_ids, display
 
 
 @dataclass
