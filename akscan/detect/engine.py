@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from ahocorasick_rs import BytesAhoCorasick, Implementation
 
 from akscan.detect.decoders import Decoders, Hits
-from akscan.detect.filters import char_classes, inline_allow_reason, shannon_entropy
+from akscan.detect.filters import (
+    char_classes,
+    inline_allow_reason,
+    placeholder_shape,
+    shannon_entropy,
+)
 from akscan.detect.layers import layers
 from akscan.detect.limits import MAX_HITS_KEPT
 from akscan.detect.pairing import link_pairs
@@ -221,7 +226,9 @@ class Engine:
     ) -> list[tuple[int, int, Finding]]:
         """Findings in the decoded spans of the fragment, located in the fragment."""
         assert self._decoders is not None
-        segments = self._decoders.segments(fragment.text, hits, self._hits)
+        notes: list[str] = []
+        segments = self._decoders.segments(fragment.text, hits, self._hits, notes=notes)
+        result.warnings.extend(f"{fragment.path}: {note}" for note in notes)
         if not segments:
             return []
         found = []
@@ -427,7 +434,8 @@ def _candidate(rule: Rule, match: object, timeout: float) -> _Candidate | None:
     if not secret:
         return None
     start, end = match.span(group)  # type: ignore[attr-defined]
-    if any(p.search(secret, timeout=timeout) for p in rule.placeholders):
+    if placeholder_shape(secret) or any(p.search(secret, timeout=timeout)
+                                        for p in rule.placeholders):
         return None
     if char_classes(secret) < rule.min_char_classes:
         return None
