@@ -96,8 +96,9 @@ def open_target(targets: Sequence[str]) -> tuple[Repo, list[str]]:
 
 
 def places_for(repo: Repo) -> list[Path]:
-    """Where settings and a baseline are looked for: the repository's root, then `.`."""
-    return [Path(repo.toplevel or repo.cwd), Path.cwd()]
+    """Where settings and a baseline are looked for: the repository's root (for a bare one, its
+    folder), never the current directory, which may be another project (issue 11)."""
+    return [Path(repo.toplevel or repo.cwd)]
 
 
 def collect(args: argparse.Namespace, config: Config, repo: Repo,

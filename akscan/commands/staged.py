@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     repo = git.open_repo(".")
     if repo.toplevel is None:
         raise AkscanError("akscan staged needs a work tree (this is a bare repository)")
-    places = [Path(repo.toplevel), Path.cwd()]
+    places = [Path(repo.toplevel)]  # the repository's settings, wherever the hook runs from
     config = settings(args, places)
     known = load_baseline(args, places)
     engine = build_engine(args, config)
