@@ -146,6 +146,7 @@ def test_a_repository_split_in_shares_gives_what_one_task_gives(
                             *fleet.names)
 
     assert locations(split) == locations(whole)
+    assert split["credentials"] == whole["credentials"]  # introduced and still present alike
 
 
 def test_report_from_the_store_needs_no_scan(
@@ -275,3 +276,24 @@ def test_a_repository_removed_key_is_not_present_at_head(
     _, report, _ = run_fleet(run_cli, tmp_path / "c", str(repo.path))
 
     assert {f["present_at_head"] for f in report["findings"]} == {False}
+
+
+def test_history_of_a_url_goes_through_the_mirror_cache(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    repo = Repo(tmp_path / "origin")
+    first = new_key()
+    repo.commit("one", {"a.env": env_file(*first)})
+    url = repo.path.as_uri()
+    assert run_cli(["history", url, "-q"])[0] == 1
+    second = new_key()
+    commit = repo.commit("two", {"b.env": env_file(*second)})
+
+    code, out, _ = run_cli(["history", url, "--format", "json"])  # fetched, not cloned again
+
+    assert code == 1
+    assert {f["commit"] for f in json.loads(out)["findings"]
+            if f["secret_sha256"] == sha(second[0])} == {commit}
+    mirrors = (tmp_path / "xdg" / "akscan" / "mirrors").glob("origin-*")
+    assert len([m for m in mirrors if m.is_dir()]) == 1

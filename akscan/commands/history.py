@@ -92,6 +92,10 @@ def open_target(targets: Sequence[str]) -> tuple[Repo, list[str]]:
     from akscan import git
 
     repo_path, ranges = split_targets(targets)
+    from akscan.fleet import repos
+
+    if repos.is_url(repo_path):  # cloned as a mirror into the cache, as the fleet scan does
+        return repos.open_spec(repos.spec_for(repo_path), repos.default_cache()), ranges
     return git.open_repo(repo_path, explicit=repo_path != "."), ranges
 
 
