@@ -13,6 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from akscan import userfile
 from akscan.errors import AkscanError
 from akscan.model import Finding
 
@@ -41,11 +42,10 @@ def render(findings: Iterable[Finding]) -> str:
 
 
 def load(path: Path) -> frozenset[Fingerprint]:
+    text = userfile.read_text(path, "baseline")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = userfile.parse_json(text)
+    except ValueError as exc:
         raise BaselineError(f"{path}: not a baseline (invalid JSON: {exc})") from None
     if not isinstance(data, dict) or "version" not in data:
         raise BaselineError(f"{path}: not an akscan baseline (no 'version')")

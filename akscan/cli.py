@@ -7,12 +7,17 @@ that could not read everything and found nothing), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from akscan import __version__
 from akscan.errors import AkscanError
+from akscan.redaction import redact_credentials
+from akscan.report import output
+from akscan.terminal import escape
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -72,21 +77,89 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    closed = _guard_standard_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
     try:
-        return int(args.run(args))
+        if 1 in closed and _report_to_stdout(args):
+            raise AkscanError("standard output is closed, so the report would be lost; "
+                              "give -o FILE")
+        code = int(args.run(args))
+        _flush_stdout()
+        return code
     except AkscanError as exc:
-        print(f"akscan: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        _error(str(exc))
     except KeyboardInterrupt:
-        print("akscan: interrupted", file=sys.stderr)
+        _error("interrupted", prefix="akscan: ")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
-        # The reader (say, `| head`) has gone; point stdout at /dev/null so the interpreter's
-        # final flush stays quiet, and exit as the findings would have.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_FINDINGS
+        # Not the report's writer (that one says so itself): a reader or child went away early.
+        _unexpected(args, "a pipe closed early (BrokenPipeError); any report on standard output "
+                          "is incomplete")
+    except RecursionError:
+        _unexpected(args, "input nested too deeply to handle (RecursionError)")
+    except MemoryError:
+        _unexpected(args, "out of memory (MemoryError)")
+    except Exception as exc:  # the boundary: anything else is a bug, never "credentials found"
+        _unexpected(args, f"unexpected {type(exc).__name__}: {exc}")
+    finally:
+        output.discard_pending()
+    return EXIT_ERROR
+
+
+def _guard_standard_streams() -> set[int]:
+    """Occupy closed standard descriptors with /dev/null, so no file akscan opens lands on them
+    and no message meant for standard error ends up in a report; the closed ones."""
+    closed = set()
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            closed.add(fd)
+    for fd in sorted(closed):
+        null = os.open(os.devnull, os.O_RDWR)
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+    if 1 in closed or sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives to exit
+    if 2 in closed or sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - lives to exit
+    return closed
+
+
+def _report_to_stdout(args: argparse.Namespace) -> bool:
+    return hasattr(args, "format") and getattr(args, "output", None) in (None, output.STDOUT)
+
+
+def _flush_stdout() -> None:
+    """Flush now, so a full disk or a closed pipe is an error here and not at interpreter exit."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        raise output.stdout_error(exc) from None
+
+
+def _error(message: str, prefix: str = "akscan: error: ") -> None:
+    """One line on standard error, safe to print: no control characters, no credentials."""
+    line = escape(redact_credentials(" ".join(message.split("\n"))))
+    try:
+        print(f"{prefix}{line}", file=sys.stderr)
+        sys.stderr.flush()
+    except OSError:
+        pass  # standard error is gone too; the exit code still tells
+
+
+def _unexpected(args: argparse.Namespace, message: str) -> None:
+    # What is still buffered for standard output belongs to a failed run; dropping it also keeps
+    # the interpreter's last flush from failing with a second traceback.
+    output.silence_stdout()
+    if getattr(args, "verbose", False):
+        with contextlib.suppress(OSError):
+            traceback.print_exc(file=sys.stderr)
+        _error(message)
+    else:
+        _error(f"{message} (rerun with -v for the traceback)")

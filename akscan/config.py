@@ -9,8 +9,10 @@ from typing import Any
 
 import regex
 
-from akscan import toml
+from akscan import toml, userfile
 from akscan.errors import ConfigError
+from akscan.redaction import redact_credentials
+from akscan.terminal import escape_path
 
 CONFIG_FILE = ".akscan.toml"
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
@@ -21,6 +23,7 @@ _KEYS = frozenset({
     "allowlist",
 })
 _ALLOW_KEYS = frozenset({"paths", "rules", "fingerprints"})
+_CONFIG_LIMIT = 4 * 1024 * 1024  # far above any real settings file
 
 
 @dataclass(frozen=True)
@@ -72,22 +75,19 @@ def load_config(path: Path) -> Config:
     try:
         data = toml.loads(_read(path))
     except toml.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+        raise ConfigError(f"{escape_path(str(path))}: invalid TOML: {exc}") from None
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("akscan", {})
     return _parse(path, data)
 
 
 def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    return userfile.read_text(path, "configuration", _CONFIG_LIMIT)
 
 
 def _parse(path: Path, data: dict[str, Any]) -> Config:
     def fail(key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{path}: field '{key}': {problem}")
+        return ConfigError(f"{escape_path(str(path))}: field '{key}': {problem}")
 
     def strings(table: dict[str, Any], key: str, prefix: str = "") -> tuple[str, ...]:
         value = table.get(key, [])
@@ -107,7 +107,10 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     fingerprints = strings(allow, "fingerprints", "allowlist.")
     bad = [f for f in fingerprints if not regex.fullmatch(r"[0-9a-f]{64}", f)]
     if bad:
-        raise fail("allowlist.fingerprints", f"{bad[0]!r} is not a sha256 hex digest")
+        # A secret pasted here by mistake must not be echoed back (issue 15).
+        raise fail("allowlist.fingerprints", f"{redact_credentials(repr(bad[0]))} is not a "
+                   "sha256 hex digest (akscan prints them as secret_sha256; never put the secret "
+                   "itself here)")
     defaults = Config()
     try:
         max_size = parse_size(data.get("max_file_size", defaults.max_file_size))

@@ -14,7 +14,7 @@ from typing import Any
 
 import regex
 
-from akscan import toml
+from akscan import toml, userfile
 from akscan.errors import RuleError
 from akscan.model import KINDS, PRECISIONS, SEVERITIES
 
@@ -99,9 +99,9 @@ def merge_rules(
 
 def load_rule_file(path: Path) -> list[Rule]:
     try:
-        data = toml.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"{path}: cannot read rule file: {exc}") from None
+        data = toml.loads(userfile.read_text(path, "rule file", 16 * 1024 * 1024))
+    except userfile.UserFileError as exc:  # bounded: /dev/zero is an error, not a hang
+        raise RuleError(str(exc)) from None
     except toml.TOMLDecodeError as exc:
         raise RuleError(f"{path}: invalid TOML: {exc}") from None
     tables = data.get("rules")

@@ -14,4 +14,8 @@ TOMLDecodeError = _toml.TOMLDecodeError
 
 
 def loads(text: str) -> dict[str, Any]:
-    return _toml.loads(text)
+    """Parse TOML; nesting too deep for the parser is a TOMLDecodeError like any invalid TOML."""
+    try:
+        return _toml.loads(text)
+    except RecursionError:
+        raise TOMLDecodeError("arrays or tables nested too deeply") from None

@@ -301,5 +301,9 @@ def test_sarif_points_at_the_archive_and_names_the_member(
     result = log["runs"][0]["results"][0]
     location = result["locations"][0]["physicalLocation"]
     assert location["artifactLocation"]["uri"] == "app.zip"
-    assert "region" not in location
+    # GitHub shows no alert without region.startLine (GH1003): line 1 of the archive, and the
+    # member's own line in the message and properties.
+    assert location["region"] == {"startLine": 1}
     assert "in archive member conf/.env, line 1" in result["message"]["text"]
+    assert result["properties"]["archiveMember"] == "conf/.env"
+    assert result["properties"]["archiveMemberLine"] == 1

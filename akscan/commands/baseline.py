@@ -7,7 +7,6 @@ command looks for it, so from then on only new credentials are reported.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from akscan.commands.common import add_detection_options, settings
@@ -28,7 +27,8 @@ def add_parser(commands: Any) -> None:
                         help="files or directories (default: .); with --history, the repository "
                              "and revision ranges")
     parser.add_argument("-o", "--output", metavar="FILE", default=DEFAULT_NAME,
-                        help=f"where to write the baseline (default: {DEFAULT_NAME})")
+                        help=f"where to write the baseline (default: {DEFAULT_NAME}; - for "
+                             "standard output)")
     parser.add_argument("--history", action="store_true",
                         help="record what is in the git history instead of the files")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
@@ -47,8 +47,12 @@ def run(args: argparse.Namespace) -> int:
     from akscan import baseline
     from akscan.allowlist import AllowlistFilter
     from akscan.commands import history, scan
-    from akscan.errors import AkscanError
+    from akscan.report import output
+    from akscan.terminal import say
 
+    # Prepared first, so an unwritable destination fails before the scan, and a failed scan
+    # leaves the old baseline in place.
+    target = output.open_report(args.output, "baseline")
     if args.history:
         repo, ranges = history.open_target(args.targets)
         config = settings(args, history.places_for(repo))
@@ -59,18 +63,19 @@ def run(args: argparse.Namespace) -> int:
         outcome = scan.collect(args, config)
     findings = AllowlistFilter(config.allowlist).apply(outcome.findings)
     kept = [f for f in findings if not f.suppressed]
-    try:
-        with open(args.output, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(baseline.render(kept))
-    except OSError as exc:
-        raise AkscanError(f"cannot write baseline to {args.output}: {exc.strerror}") from None
+    text = baseline.render(kept)
+    if target is None:
+        output.write_stdout(lambda stream: stream.write(text))
+    else:
+        target.commit(lambda stream: stream.write(text))
     for message in outcome.errors:
-        print(f"akscan: warning: {message}", file=sys.stderr)
+        say(message, "warning")
     if args.verbose:
         for message in outcome.notes:
-            print(f"akscan: note: {message}", file=sys.stderr)
+            say(message, "note")
     if not args.quiet:
         count = len({baseline.fingerprint(f) for f in kept})
-        print(f"akscan: wrote {count} fingerprint(s) of {len(kept)} finding(s) to {args.output} "
-              f"({outcome.summary})", file=sys.stderr)
+        where = "standard output" if target is None else args.output
+        say(f"wrote {count} fingerprint(s) of {len(kept)} finding(s) to {where} "
+            f"({outcome.summary})")
     return 0

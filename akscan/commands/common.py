@@ -17,9 +17,11 @@ from akscan.config import Config, find_config, load_config, parse_size
 from akscan.detect.engine import Engine
 from akscan.errors import AkscanError, ConfigError
 from akscan.model import ID_KINDS, LIVE, UNKNOWN, VALIDATION_STATUSES, Finding
-from akscan.report import FORMATS, ReportContext, reporters
+from akscan.report import FORMATS, ReportContext, output, reporters
 from akscan.report.credentials import group
+from akscan.report.output import ReportFile
 from akscan.rules import Rule, builtin_rules_dir, load_rules, merge_rules
+from akscan.terminal import say
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -61,7 +63,8 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
     out.add_argument("-f", "--format", choices=FORMATS, default="text",
                      help="report format (default: text)")
     out.add_argument("-o", "--output", metavar="FILE",
-                     help="write the report to FILE instead of standard output")
+                     help="write the report to FILE (- for standard output, the default); "
+                          "it appears only once complete")
     out.add_argument("--show-secrets", action="store_true",
                      help="print secrets in full (by default only a redacted form and sha256)")
     out.add_argument("--include-suppressed", action="store_true",
@@ -91,9 +94,12 @@ def add_detection_options(parser: argparse.ArgumentParser) -> Any:
 
 
 def settings(args: argparse.Namespace, places: Sequence[Path]) -> Config:
-    # Validation options are checked here, first, so that a mistake stops akscan before a scan.
+    """The settings that apply; also checks, before any scan, what could fail only after it:
+    validation options and the report file (`-o`), which is prepared here."""
     if validate.from_args(args) is not None:
         validate.require_sdk()
+    if hasattr(args, "format") and getattr(args, "report_file", None) is None:
+        args.report_file = output.open_report(args.output)
     if args.config:
         path = Path(args.config)
         if not path.is_file():
@@ -184,10 +190,10 @@ def finish(
         quiet=args.quiet,
     ))
     for message in errors:
-        print(f"akscan: warning: {message}", file=sys.stderr)
+        say(message, "warning")
     if args.verbose:
         for message in notes:
-            print(f"akscan: note: {message}", file=sys.stderr)
+            say(message, "note")
     if not args.quiet:
         suppressed = sum(1 for f in findings if f.suppressed)
         extra = f", {suppressed} suppressed" if suppressed else ""
@@ -196,9 +202,9 @@ def finish(
         problems = f", {len(errors)} not scanned or incomplete" if errors else ""
         verdict = (f"{len(group(active))} credential(s) found ({len(active)} finding(s))"
                    if active else "no credentials found")
-        print(f"akscan: {verdict}{extra}{problems} ({summary})", file=sys.stderr)
+        say(f"{verdict}{extra}{problems} ({summary})")
         if options is not None:
-            print(f"akscan: {_validation_summary(validated)}", file=sys.stderr)
+            say(_validation_summary(validated))
     return _exit_code(args, active, errors)
 
 
@@ -239,18 +245,12 @@ def _write_report(
     args: argparse.Namespace, findings: Sequence[Finding], context: ReportContext
 ) -> None:
     write = reporters()[args.format]
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="\n") as stream:
-                write(stream, findings, _with_color(args, stream, context))
-        except OSError as exc:
-            raise AkscanError(f"cannot write report to {args.output}: {exc.strerror}") from None
-        return
-    if hasattr(sys.stdout, "reconfigure"):
-        # A path with odd bytes must never crash the report on a narrow terminal encoding.
-        sys.stdout.reconfigure(errors="backslashreplace")
-    write(sys.stdout, findings, _with_color(args, sys.stdout, context))
-    sys.stdout.flush()
+    target: ReportFile | None = getattr(args, "report_file", None)
+    if target is None:
+        output.write_stdout(lambda stream: write(stream, findings,
+                                                 _with_color(args, stream, context)))
+    else:
+        target.commit(lambda stream: write(stream, findings, _with_color(args, stream, context)))
 
 
 def _with_color(args: argparse.Namespace, stream: TextIO, context: ReportContext) -> ReportContext:

@@ -13,17 +13,17 @@ from collections.abc import Iterable
 import regex
 
 from akscan.model import Finding
+from akscan.terminal import escape
 
 _CLIP = 400  # the engine's excerpt limit (akscan.detect.engine._LINE_TEXT_LIMIT)
 _ID_SHAPED = regex.compile(r"\b(?:LTAI|STS\.)[A-Za-z0-9]{8,}")
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
-_CONTROL.update({ord("\t"): " "})
 MASK = "•"
 
 
 def printable(text: str) -> str:
     """File-derived text safe on one line of a terminal: control characters become \\xNN."""
-    return text.translate(_CONTROL)
+    # The shared convention (akscan.terminal): C1 controls and bidi overrides are escaped too.
+    return escape(text.replace("\t", " "))
 
 
 class Excerpts:

@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from akscan.model import Finding, PartnerRef
 from akscan.report import ReportContext, validation_to_dict
+from akscan.terminal import json_safe
 
 FORMAT_VERSION = 1
 
@@ -58,5 +59,6 @@ def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -
         "tool": {"name": "akscan", "version": context.tool_version},
         "findings": [finding_to_dict(f, context.show_secrets) for f in findings],
     }
-    json.dump(document, stream, indent=2, sort_keys=True, ensure_ascii=False)
+    # json_safe: C1 controls and bidi overrides as \uNNNN, so `cat report.json` is safe too.
+    stream.write(json_safe(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)))
     stream.write("\n")

@@ -13,7 +13,6 @@ import gzip
 import hashlib
 import json
 import os
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from akscan.report import ReportContext, validation_to_dict
 from akscan.report.sarif_help import HELP
 from akscan.report.sarif_json import to_data
 from akscan.report.sarif_paths import SRCROOT, SourcePaths
+from akscan.terminal import json_safe, say
 
 SCHEMA_URI = ("https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/"
               "sarif-schema-2.1.0.json")
@@ -75,7 +75,7 @@ def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -
     """Write the log within GitHub's limits; what had to be cut is said on standard error."""
     text, warnings = render(findings, context, GITHUB_LIMITS)
     for warning in warnings:
-        print(f"akscan: warning: SARIF: {warning}", file=sys.stderr)
+        say(f"SARIF: {warning}", "warning")
     stream.write(text)
 
 
@@ -94,7 +94,8 @@ def render(
     while True:
         notes: list[str] = []  # from building this pass's log; only the last pass's count
         log = _log(findings, kept, fingerprints, paths, context, limits, notes)
-        text = json.dumps(to_data(log), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        text = json_safe(json.dumps(to_data(log), indent=2, sort_keys=True,
+                                    ensure_ascii=False)) + "\n"
         size = len(gzip.compress(text.encode("utf-8")))
         if size <= limits.gzip_bytes or not kept:
             break
@@ -222,6 +223,7 @@ def _result(
             "secretSha256": finding.secret_sha256,
             **extra,
             **({"decoded": list(finding.decoded)} if finding.decoded else {}),
+            **_member_properties(finding, paths),
         },
         suppressions=_suppressions(finding),
     )
@@ -247,6 +249,15 @@ def _message(finding: Finding, paths: SourcePaths) -> str:
     if validation:
         text += f"; validation: {validation.status}"
     return f"{text}."
+
+
+def _member_properties(finding: Finding, paths: SourcePaths) -> dict[str, object]:
+    """Where in an archive a finding is: the location can only name the archive file."""
+    _, member = paths.member(finding.path)
+    if member is None:
+        return {}
+    return {"archiveMember": member, "archiveMemberLine": finding.line,
+            "archiveMemberColumn": finding.column}
 
 
 def _suppressions(finding: Finding) -> list[om.Suppression] | None:

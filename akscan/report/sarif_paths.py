@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 import sarif_om as om
 
+from akscan.terminal import path_to_bytes
+
 SRCROOT = "%SRCROOT%"
 
 
@@ -51,9 +53,14 @@ class SourcePaths:
         if relative is None:  # outside the repository: an absolute file URI, without a base
             artifact = om.ArtifactLocation(uri=Path(self.base / path).resolve().as_uri())
         else:
-            artifact = om.ArtifactLocation(uri=quote(relative), uri_base_id=SRCROOT)
-        if member is not None:  # lines of a member are no region of the archive file
-            return om.PhysicalLocation(artifact_location=artifact)
+            # The file's real name (escapes undone), percent-encoded.
+            artifact = om.ArtifactLocation(uri=quote(path_to_bytes(relative)),
+                                           uri_base_id=SRCROOT)
+        if member is not None:
+            # Lines of a member are no lines of the archive file, but GitHub shows no alert
+            # without region.startLine (GH1003): point at line 1 of the archive; the member and
+            # its line are in the message and the result's properties.
+            return om.PhysicalLocation(artifact_location=artifact, region=om.Region(start_line=1))
         region = om.Region(start_line=line, start_column=column, end_line=end_line,
                            end_column=end_column)
         return om.PhysicalLocation(artifact_location=artifact, region=region)

@@ -25,6 +25,9 @@ Paint = Callable[[str, str], str]
 
 def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -> None:
     def paint(code: str, text: str) -> str:
+        # Everything shown is escaped (akscan.terminal): a file name or commit message holding
+        # ESC or CR must not be able to rewrite the report on a terminal (issue 12).
+        text = printable(text)
         return f"\033[{code}m{text}\033[0m" if context.color else text
 
     if context.quiet:
@@ -47,14 +50,14 @@ def _one_line(finding: Finding, context: ReportContext, paint: Paint) -> str:
     shown = finding.secret if context.show_secrets else finding.redacted
     location = paint("1", f"{finding.path}:{finding.line}:{finding.column}")
     severity = paint(_SEVERITY_COLOUR.get(finding.severity, "0"), finding.severity)
-    line = f"{location}: {finding.rule_id} [{severity}] {shown}"
+    line = f"{location}: {printable(finding.rule_id)} [{severity}] {printable(shown)}"
     if finding.validation:
         line += f" {finding.validation.status.upper()}"
     commit = dict(finding.origin).get("commit")
     if commit:
-        line += f" commit {commit}"
+        line += f" commit {printable(commit)}"
     if finding.suppressed:
-        line += f" suppressed ({finding.suppressed})"
+        line += f" suppressed ({printable(finding.suppressed)})"
     return line
 
 
@@ -65,10 +68,10 @@ def _block(stream: TextIO, credential: Credential, excerpts: Excerpts, context: 
     status = paint(_STATUS_COLOUR.get(credential.status, "0"), credential.status.upper())
     severity = paint(_SEVERITY_COLOUR.get(credential.severity, "0"), credential.severity)
     places = len({(f.path, dict(f.origin).get("commit")) for f in credential.findings})
-    stream.write(f"{status} {paint('1', credential.title)} {shown} [{severity}], "
+    stream.write(f"{status} {paint('1', credential.title)} {printable(shown)} [{severity}], "
                  f"{places} location(s)\n")
     if credential.suppressed:
-        stream.write(f"  suppressed ({credential.suppressed})\n")
+        stream.write(f"  suppressed ({printable(credential.suppressed)})\n")
     v = credential.validation
     if v:
         for line in _validation_lines(v):
@@ -81,7 +84,7 @@ def _block(stream: TextIO, credential: Credential, excerpts: Excerpts, context: 
             detail += f"; decoded from {' then '.join(finding.decoded)}"
         if finding.suppressed and not credential.suppressed:
             detail += f"; suppressed ({finding.suppressed})"
-        stream.write(detail + "\n")
+        stream.write(printable(detail) + "\n")
         excerpt = excerpts.line(finding)
         if excerpt:
             stream.write(f"      {paint('2', '|')} {excerpt}\n")

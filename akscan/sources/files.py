@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 
 import pathspec
 
+from akscan.terminal import path_from_bytes
+
 GITIGNORE = ".gitignore"
 _ALWAYS_SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
-_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 
 
 @dataclass(frozen=True)
@@ -35,9 +36,11 @@ class WalkStats:
 
 def display_path(path: str) -> str:
     """A path as text that any stream can print: undecodable bytes and control characters
-    (which could split a report line or drive the terminal) become \\xNN."""
-    text = os.fsencode(path).decode("utf-8", "backslashreplace").replace(os.sep, "/")
-    return text.translate(_CONTROL_ESCAPES)
+    (which could split a report line or drive the terminal) become escapes, a backslash
+    `\\\\` (see akscan.terminal.escape_path)."""
+    # One convention for every command (akscan.terminal), so a baseline made by `scan` matches
+    # `staged` and `history` (issue 11).
+    return path_from_bytes(os.fsencode(path).replace(os.sep.encode(), b"/"))
 
 
 class _Ignores:

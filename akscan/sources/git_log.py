@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from akscan import git
+from akscan.terminal import path_from_bytes
 
 GITLINK_MODE = "160000"  # a submodule: the id is a commit in another repository
 _MARK = b"\x01"
@@ -79,8 +80,8 @@ def _result_side(header: bytes) -> tuple[str, str]:
 
 
 def display(path: bytes) -> str:
-    """A git path as printable text; undecodable bytes become \\xNN, as for files."""
-    return path.decode("utf-8", "backslashreplace")
+    """A git path as printable text, in the same convention as files (akscan.terminal)."""
+    return path_from_bytes(path)
 
 
 def log_args(revisions: Sequence[str]) -> list[str]:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from akscan import git
 from akscan.sources.git_log import GITLINK_MODE
+from akscan.terminal import path_from_bytes
 
 
 def staged_blobs(repo: git.Repo, files: Sequence[str], notes: list[str]) -> list[tuple[bytes, str]]:
@@ -28,7 +29,7 @@ def staged_blobs(repo: git.Repo, files: Sequence[str], notes: list[str]) -> list
         info, path = record.split(b"\t", 1)
         mode, oid, stage = info.decode("ascii").split()
         if stage != "0":
-            notes.append(f"{path.decode('utf-8', 'backslashreplace')}: unmerged, not scanned "
+            notes.append(f"{path_from_bytes(path)}: unmerged, not scanned "
                          "until the conflict is resolved")
         elif mode != GITLINK_MODE:
             entries.append((path, oid))

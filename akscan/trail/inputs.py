@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
 
+from akscan import userfile
 from akscan.errors import AkscanError
 from akscan.model import ACCESS_KEY_ID
 
@@ -86,10 +86,9 @@ class Leak:
 
 def load_leaks(path: str) -> dict[str, list[Leak]]:
     """AccessKey ID findings of an akscan JSON report, by `secret_sha256`."""
+    text = userfile.read_text(path, "--findings report", 512 * 1024 * 1024)
     try:
-        document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AkscanError(f"cannot read --findings {path}: {exc.strerror}") from None
+        document = userfile.parse_json(text)
     except ValueError as exc:
         raise AkscanError(f"{path}: not an akscan JSON report: {exc}") from None
     if not isinstance(document, dict) or document.get("version") != 1 \
@@ -99,12 +98,15 @@ def load_leaks(path: str) -> dict[str, list[Leak]]:
     for finding in document["findings"]:
         if not isinstance(finding, dict) or finding.get("kind") != ACCESS_KEY_ID:
             continue
-        digest = finding.get("secret_sha256")
-        if isinstance(digest, str):
-            leak = Leak(str(finding.get("path", "")), int(finding.get("line") or 0),
-                        finding.get("commit") if isinstance(finding.get("commit"), str) else None)
-            if leak not in leaks.setdefault(digest, []):
-                leaks[digest].append(leak)
+        digest, where, line = (finding.get(k) for k in ("secret_sha256", "path", "line"))
+        if not isinstance(digest, str) or not isinstance(where, str) \
+                or isinstance(line, bool) or not isinstance(line, int):
+            raise AkscanError(f"{path}: not an akscan JSON report (an access-key-id finding "
+                              "without string secret_sha256 and path and a whole-number line)")
+        commit = finding.get("commit")
+        leak = Leak(where, line, commit if isinstance(commit, str) else None)
+        if leak not in leaks.setdefault(digest, []):
+            leaks[digest].append(leak)
     return leaks
 
 
