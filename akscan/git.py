@@ -25,8 +25,14 @@ _LOCATING_VARIABLES = (
     "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY",
     "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_NAMESPACE", "GIT_PREFIX",
 )
-# Settings that would change the output akscan parses.
-_FIXED_CONFIG = ("-c", "log.showSignature=false", "-c", "core.quotePath=false")
+# Settings that would change the output akscan parses. `--no-replace-objects`: what `git replace`
+# hides is read as it is stored, so a replacement cannot mask a committed key (the replacement
+# objects are reached through their refs/replace/ refs and scanned too).
+_FIXED_CONFIG = ("--no-replace-objects", "-c", "log.showSignature=false",
+                 "-c", "core.quotePath=false")
+# Never fetch: in a partial clone git would otherwise fetch each missing blob from the promisor
+# remote, one round trip per object. Missing objects are reported instead.
+_OFFLINE = {"GIT_NO_LAZY_FETCH": "1"}
 _READ_SIZE = 1 << 20
 
 
@@ -74,6 +80,7 @@ class Repo:
     toplevel: str | None  # the work tree's root; None for a bare repository
     shallow: bool
     env: Mapping[str, str] | None = None  # None: inherit ours
+    partial: bool = False  # a partial clone (--filter): objects may be missing by design
 
     @property
     def bare(self) -> bool:
@@ -98,7 +105,17 @@ def open_repo(path: str, explicit: bool = False) -> Repo:
             toplevel = run(path, ["rev-parse", "--show-toplevel"], env=env).decode().rstrip("\n")
         except GitError:
             toplevel = None  # inside .git: a repository without a work tree from here
-    return Repo(path, toplevel, shallow == "true", env)
+    return Repo(path, toplevel, shallow == "true", env, _is_partial(path, env))
+
+
+def _is_partial(path: str, env: Mapping[str, str] | None) -> bool:
+    """Whether a promisor remote is configured, as `git clone --filter` does."""
+    try:
+        run(path, ["config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"],
+            env=env)
+    except GitError:
+        return False  # exit 1: no such setting
+    return True
 
 
 def _isolated_env() -> dict[str, str]:
@@ -109,13 +126,17 @@ def _command(args: Sequence[str]) -> list[str]:
     return ["git", *_FIXED_CONFIG, *args]
 
 
+def _environment(env: Mapping[str, str] | None) -> dict[str, str]:
+    return {**(os.environ if env is None else env), **_OFFLINE}
+
+
 def run(cwd: str, args: Sequence[str], env: Mapping[str, str] | None = None,
         stdin: bytes | None = None) -> bytes:
     """Run git to completion; its standard output, or GitError."""
     command = _command(args)
     try:
-        done = subprocess.run(command, cwd=cwd, env=env, input=stdin, capture_output=True,
-                              check=False)
+        done = subprocess.run(command, cwd=cwd, env=_environment(env), input=stdin,
+                              capture_output=True, check=False)
     except OSError as exc:
         raise AkscanError(f"cannot run git: {exc.strerror or exc}") from None
     if done.returncode != 0:
@@ -166,7 +187,7 @@ class Process:
         self._feed_error: BaseException | None = None
         try:
             self._proc = subprocess.Popen(
-                self.command, cwd=repo.cwd, env=repo.env, stdout=subprocess.PIPE,
+                self.command, cwd=repo.cwd, env=_environment(repo.env), stdout=subprocess.PIPE,
                 stderr=self._stderr, stdin=subprocess.DEVNULL if feed is None else subprocess.PIPE,
                 bufsize=_READ_SIZE,
             )
@@ -285,3 +306,50 @@ def object_contents(repo: Repo, oids: Iterable[str]) -> Iterator[tuple[str, byte
             if len(data) != size or read(1) != b"\n":
                 break  # git died mid-object; close() reports why
             yield parts[0], data
+
+
+def local_objects(repo: Repo, kind: str) -> set[str]:
+    """The ids of every object of type `kind` stored locally (loose, packed or alternate), read
+    without fetching: a partial clone's missing objects are simply not listed."""
+    out: set[str] = set()
+    args = ["cat-file", "--batch-all-objects", "--unordered",
+            "--batch-check=%(objecttype) %(objectname)"]
+    with Process(repo, args) as proc:
+        for line in proc.stdout:
+            found, _, oid = line.decode("ascii", "replace").rstrip("\n").partition(" ")
+            if found == kind:
+                out.add(oid)
+    return out
+
+
+@dataclass(frozen=True)
+class Ref:
+    name: str
+    kind: str  # the type of the object the ref points at: commit, tag, tree or blob
+    oid: str
+
+
+def refs(repo: Repo) -> list[Ref]:
+    """Every ref, with the type of the object it points at (not peeled)."""
+    out = run(repo.cwd, ["for-each-ref", "--format=%(objecttype) %(objectname) %(refname)"],
+              env=repo.env)
+    found = []
+    for line in out.decode("utf-8", "backslashreplace").splitlines():
+        kind, oid, name = line.split(" ", 2)
+        found.append(Ref(name, kind, oid))
+    return found
+
+
+def reflog(repo: Repo, ref: str) -> list[str]:
+    """`ref@{0}`, `ref@{1}`, ... for each entry of the ref's reflog (the stash list)."""
+    out = run(repo.cwd, ["log", "--walk-reflogs", "--format=%gd", ref, "--"], env=repo.env)
+    return out.decode("utf-8", "backslashreplace").splitlines()
+
+
+def tree_entries(repo: Repo, tree: str) -> Iterator[tuple[str, str, bytes]]:
+    """(mode, id, path) of every blob and gitlink under `tree`, recursively."""
+    with Process(repo, ["ls-tree", "-r", "-z", "--full-tree", tree]) as proc:
+        for record in nul_fields(proc.stdout):
+            info, _, path = record.partition(b"\t")
+            mode, _kind, oid = info.decode("ascii").split(" ")
+            yield mode, oid, path

@@ -72,7 +72,7 @@ def test_history_findings_have_commit_author_and_date_on_their_own_line(
     lines = out.splitlines()
     provenance = [line.strip() for line in lines if line.strip().startswith("commit ")]
     assert provenance == [f"commit {commit}, author Carol Ops <carol@example.test>, "
-                          "date 2023-11-14T22:14:20+00:00"] * 2
+                          "date 2023-11-14T22:14:20+00:00, ref refs/heads/main"] * 2
     assert key not in out
 
 

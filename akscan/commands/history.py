@@ -118,6 +118,9 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
         print("akscan: warning: shallow clone: history is partial; commits before the shallow "
               "boundary are not scanned and files at the boundary are reported as introduced "
               "there (git fetch --unshallow to scan everything)", file=sys.stderr)
+    if repo.partial:
+        print("akscan: warning: partial clone (--filter): blobs that were not fetched cannot be "
+              "scanned and are listed below; akscan does not fetch them", file=sys.stderr)
     progress = _Progress() if sys.stderr.isatty() and not args.quiet else None
     try:
         findings, stats = scan_history(repo, revisions, engine, options, progress)
@@ -125,7 +128,15 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
         if progress is not None:
             progress.clear()
     summary = (f"{stats.commits} commits, {stats.blobs_scanned} unique blobs, "
+               f"{stats.messages} messages, "
                f"{stats.bytes_scanned / 1e6:.1f} MB in {stats.seconds:.2f}s")
+    if repo.shallow:
+        summary += "; shallow clone"
+    if stats.missing:
+        summary += f"; {stats.missing} objects missing"
+        summary += " (partial clone)" if repo.partial else ""
+    if stats.excluded:
+        summary += f"; {stats.excluded} paths excluded"
     if stats.binary_skipped:
         summary += f"; {stats.binary_skipped} binary skipped"
     if stats.too_large:

@@ -87,7 +87,11 @@ def run(args: argparse.Namespace) -> int:
             findings.extend(f.moved_to(path + member_suffix(f.path, paths[oid][0]))
                             for f in result.findings)
 
-    blobs = read_blobs(repo, list(paths), max_size, too_large, lambda oid: paths[oid][0])
+    def missing(oid: str) -> None:
+        errors.extend(f"{p}: staged blob {oid} is missing from the repository; not scanned "
+                      "(run 'git fsck')" for p in paths[oid])
+
+    blobs = read_blobs(repo, list(paths), max_size, too_large, missing)
     scan_stream(blobs, engine, 1 if len(paths) < 8 else config.jobs, lambda oid: paths[oid][0],
                 handle, archives.Limits(max_member=max_size))
     summary = f"{scanned} staged files in {time.monotonic() - started:.2f}s"

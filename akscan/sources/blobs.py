@@ -1,34 +1,57 @@
-"""Blob contents from the object database, with oversized blobs left unread."""
+"""Object contents from the object database, with oversized and missing objects left unread."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 
 from akscan import git
 
 
 def read_blobs(
     repo: git.Repo, oids: Iterable[str], max_size: int,
-    too_large: Callable[[str, int], None], describe: Callable[[str], str],
+    too_large: Callable[[str, int], None], missing: Callable[[str], None],
 ) -> Iterator[tuple[str, bytes]]:
-    """(id, content) of each blob no larger than `max_size`, in order.
+    """(id, content) of each blob no larger than `max_size`, in order; see read_objects.
 
-    Sizes come first from `cat-file --batch-check`, so a huge blob is never read only to be
-    thrown away; `too_large(id, size)` is told about each one instead. A missing object is a
-    corrupt repository: GitError names it and `describe(id)` says where it was needed.
+    In a partial clone git stops at the first absent blob (it may not fetch it, and will not
+    say 'missing'), so the ids are first checked against the blobs stored locally.
+    """
+    if repo.partial:
+        local = git.local_objects(repo, "blob")
+
+        def present(ids: Iterable[str]) -> Iterator[str]:
+            for oid in ids:
+                if oid in local:
+                    yield oid
+                else:
+                    missing(oid)
+
+        oids = present(oids)
+    return read_objects(repo, oids, max_size, too_large, missing, ("blob",))
+
+
+def read_objects(
+    repo: git.Repo, oids: Iterable[str], max_size: int,
+    too_large: Callable[[str, int], None], missing: Callable[[str], None],
+    kinds: Collection[str],
+) -> Iterator[tuple[str, bytes]]:
+    """(id, content) of each object of one of `kinds` no larger than `max_size`, in order.
+
+    Sizes come first from `cat-file --batch-check`, so a huge object is never read only to be
+    thrown away; `too_large(id, size)` is told about each one instead. An object that is not
+    in the repository (a damaged one) is told to `missing(id)` and the rest is still read.
     """
 
-    def small() -> Iterator[str]:
+    def wanted() -> Iterator[str]:
         for oid, kind, size in git.object_sizes(repo, oids):
             if kind == "missing":
-                raise git.GitError(["git", "cat-file", "--batch-check"], 0, "",
-                                   f"git object {oid} ({describe(oid)}) is missing or unreadable:"
-                                   " the repository is corrupt (run 'git fsck')")
-            if kind != "blob":
+                missing(oid)
+                continue
+            if kind not in kinds:
                 continue
             if size > max_size:
                 too_large(oid, size)
                 continue
             yield oid
 
-    yield from git.object_contents(repo, small())
+    yield from git.object_contents(repo, wanted())

@@ -4,19 +4,27 @@
 `-c` keeps only the paths that differ from *every* parent, which is exactly what the merge itself
 brought (a conflict resolution, an evil merge). With `--reverse --date-order` parents come before
 children, so the first commit that adds a (path, blob) is the one that introduced it there.
+`--source` names, for each commit, the ref (or revision) through which git reached it.
+
+Objects that no commit reaches (a tag's tree or blob) and commit and tag messages are recorded in
+the same listing under a `Tagged` source or a pseudo-path (`<commit message>`), so attribution
+treats every kind of content alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Union
 
 from akscan import git
 from akscan.terminal import path_from_bytes
 
 GITLINK_MODE = "160000"  # a submodule: the id is a commit in another repository
 _MARK = b"\x01"
-_FORMAT = "--format=%x01%H%x00%an%x00%ae%x00%aI"
+_FORMAT = "--format=%x01%H%x00%an%x00%ae%x00%aI%x00%S"
+COMMIT_MESSAGE = b"<commit message>"
+TAG_MESSAGE = b"<tag message>"
 
 
 @dataclass(frozen=True)
@@ -25,22 +33,58 @@ class Commit:
     author: str
     email: str
     date: str  # ISO 8601, author date
+    ref: str = ""  # the ref or revision through which it was reached
 
     def origin(self) -> tuple[tuple[str, str], ...]:
-        return (("commit", self.sha), ("author", self.author), ("email", self.email),
-                ("date", self.date))
+        found = (("commit", self.sha), ("author", self.author), ("email", self.email),
+                 ("date", self.date))
+        return (*found, ("ref", self.ref)) if self.ref else found
+
+    def describe(self) -> str:
+        return f"commit {self.sha[:12]}"
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """Content reached through a ref but through no commit: an annotated tag's message, or a
+    tree or blob that a tag (or any ref) points at directly."""
+
+    ref: str
+    tag: str = ""  # the tag object's id; '' when the ref names the object itself
+    tagger: str = ""
+    email: str = ""
+    date: str = ""  # ISO 8601, the tagger's date
+
+    def origin(self) -> tuple[tuple[str, str], ...]:
+        found: tuple[tuple[str, str], ...] = (("ref", self.ref),)
+        if self.tag:
+            found += (("tag", self.tag),)
+        if self.tagger:
+            found += (("author", self.tagger), ("email", self.email), ("date", self.date))
+        return found
+
+    def describe(self) -> str:
+        return f"ref {self.ref}"
+
+
+Source = Union[Commit, Tagged]
 
 
 @dataclass
 class Listing:
     """What the log said, gathered while it streams."""
 
-    commits: list[Commit] = field(default_factory=list)
+    commits: list[Source] = field(default_factory=list)
     # (index into commits, path at that commit, blob id), oldest commit first
     additions: list[tuple[int, bytes, str]] = field(default_factory=list)
     # blob id -> (commit index, path) where it first appeared, to name it in messages
     first_seen: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     gitlinks: int = 0
+    # Paths the user excluded (`exclude` settings, --exclude): never read, only counted.
+    exclude: Callable[[str], bool] | None = None
+    excluded: int = 0  # distinct excluded paths
+    _verdicts: dict[bytes, bool] = field(default_factory=dict)
+    failure: str | None = None  # why git log stopped before the end, if it did
 
     def new_blobs(self, fields: Iterable[bytes]) -> Iterator[str]:
         """Record every addition; yield each blob id the first time it appears."""
@@ -49,9 +93,9 @@ class Listing:
             token = token.lstrip(b"\n")
             if token.startswith(_MARK):
                 sha = token[1:].decode("ascii")
-                author, email, date = (next(tokens, b"").decode("utf-8", "replace")
-                                       for _ in range(3))
-                self.commits.append(Commit(sha, author, email, date))
+                author, email, date, ref = (next(tokens, b"").decode("utf-8", "replace")
+                                            for _ in range(4))
+                self.commits.append(Commit(sha, author, email, date, ref))
             elif token.startswith(b":"):
                 path = next(tokens, b"")
                 mode, oid = _result_side(token)
@@ -60,16 +104,45 @@ class Listing:
                 if mode == GITLINK_MODE:
                     self.gitlinks += 1
                     continue
-                commit = len(self.commits) - 1
-                self.additions.append((commit, path, oid))
-                if oid not in self.first_seen:
-                    self.first_seen[oid] = (commit, path)
+                if self._excluded(path):
+                    continue
+                if self.add(len(self.commits) - 1, path, oid):
                     yield oid
 
+    def add(self, source: int, path: bytes, oid: str) -> bool:
+        """Record that commits[source] holds `oid` at `path`; whether the id is new."""
+        self.additions.append((source, path, oid))
+        if oid in self.first_seen:
+            return False
+        self.first_seen[oid] = (source, path)
+        return True
+
+    def add_source(self, source: Source) -> int:
+        self.commits.append(source)
+        return len(self.commits) - 1
+
+    def add_tree(self, source: int, entries: Iterable[tuple[str, str, bytes]]) -> Iterator[str]:
+        """Record a tree's (mode, id, path) entries as held by commits[source]; yield new ids."""
+        for mode, oid, path in entries:
+            if mode == GITLINK_MODE:
+                self.gitlinks += 1
+            elif not self._excluded(path) and self.add(source, path, oid):
+                yield oid
+
+    def _excluded(self, path: bytes) -> bool:
+        if self.exclude is None:
+            return False
+        verdict = self._verdicts.get(path)
+        if verdict is None:
+            verdict = self._verdicts[path] = self.exclude(display(path))
+            self.excluded += verdict  # distinct paths
+        return verdict
+
     def where(self, oid: str) -> tuple[str, str]:
-        """The path (printable) and commit where a blob first appeared."""
+        """The path (printable) where an object first appeared, and what holds it there
+        (`commit 0123abcd4567`, `ref refs/tags/v1`)."""
         commit, path = self.first_seen[oid]
-        return display(path), self.commits[commit].sha
+        return display(path), self.commits[commit].describe()
 
 
 def _result_side(header: bytes) -> tuple[str, str]:
@@ -87,11 +160,19 @@ def display(path: bytes) -> str:
 def log_args(revisions: Sequence[str]) -> list[str]:
     """`git log` arguments listing the additions of every commit in `revisions`."""
     return ["log", "--raw", "-z", "--no-abbrev", "--no-renames", "-c", "--root", "--reverse",
+            "--source",
             "--date-order", "--no-color", "--no-ext-diff", "--encoding=UTF-8", _FORMAT,
             *revisions, "--"]
 
 
 def blob_ids(repo: git.Repo, revisions: Sequence[str], listing: Listing) -> Iterator[str]:
-    """Stream `git log` into `listing`, yielding new blob ids as they appear."""
-    with git.Process(repo, log_args(revisions)) as log:
-        yield from listing.new_blobs(git.nul_fields(log.stdout))
+    """Stream `git log` into `listing`, yielding new blob ids as they appear.
+
+    If git log fails part way (a missing or corrupt tree or commit), what it listed until then
+    is kept and `listing.failure` says why the rest is missing.
+    """
+    try:
+        with git.Process(repo, log_args(revisions)) as log:
+            yield from listing.new_blobs(git.nul_fields(log.stdout))
+    except git.GitError as exc:
+        listing.failure = str(exc)
