@@ -56,9 +56,10 @@ def _sarif(stream: TextIO, findings: Sequence[Finding], context: ReportContext) 
 
 def reporters() -> dict[str, Reporter]:
     # Imported here so that a scan only loads the format it writes.
-    from akscan.report import json_report, text_report
+    from akscan.report import html_report, json_report, text_report
 
-    return {"text": text_report.write, "json": json_report.write, "sarif": _sarif}
+    return {"text": text_report.write, "json": json_report.write, "sarif": _sarif,
+            "html": html_report.write}
 
 
-FORMATS = ("text", "json", "sarif")
+FORMATS = ("text", "json", "sarif", "html")

@@ -39,12 +39,13 @@ GENERAL = {
 }
 
 
-def steps(credential: Credential) -> list[str]:
-    """The ordered steps for one credential, its first step fitted to its status."""
+def steps(credential: Credential) -> list[tuple[str, str]]:
+    """The ordered steps for one credential as (what to do, command to run or ''), the first
+    step fitted to its status and the ActionTrail step to its key and date."""
     general = list(GENERAL[credential.family])
     general[0] = _first_step(credential) or general[0]
-    trail = trail_command(credential)
-    return [trail if "akscan trail" in step else step for step in general]
+    return [trail_step(credential) if "akscan trail" in step else (step, "")
+            for step in general]
 
 
 def _first_step(credential: Credential) -> str | None:
@@ -67,13 +68,14 @@ def _first_step(credential: Credential) -> str | None:
     return None
 
 
-def trail_command(credential: Credential) -> str:
-    """The `akscan trail` step for this credential, with the date it leaked when known."""
+def trail_step(credential: Credential) -> tuple[str, str]:
+    """The ActionTrail step for this credential, with the date it leaked when known."""
     since = credential.introduced
     when = dict(since.origin).get("date", "")[:10] if since else ""
-    period = f"since {when}" if when else "since it was written there"
+    period = f"since {when}, when it was committed" if when else "since it was written there"
     lead = credential.lead
     return (f"Check ActionTrail for calls made with {lead.redacted} {period}: export the "
-            f"trail's events for that period, then run: akscan trail EVENTS... --findings "
-            f"{FINDINGS_FILE} (this scan written with --format json -o {FINDINGS_FILE}); the "
-            f"key is matched by its sha256 {lead.secret_sha256[:16]}….")
+            "trail's events of that period, write this scan as JSON (--format json -o "
+            f"{FINDINGS_FILE}) and run the command below; the key is matched by its sha256 "
+            f"({lead.secret_sha256[:12]}…), never by the key itself.",
+            f"akscan trail EVENTS... --findings {FINDINGS_FILE}")
