@@ -53,8 +53,10 @@ def test_incremental_run_on_the_cluster_scans_only_what_is_new(
 
     code, out, err = run_cli(args)
 
-    assert code == 1 and locations(parse(out)) == locations(first)
-    assert ", 0 new commits," in err
+    again = parse(out)
+    assert code == 1 and locations(again) == locations(first)
+    assert "0 new location(s)" in err
+    assert {r["commits"] for r in again["repositories"] if r["status"] == "scanned"} == {0}
 
 
 def test_unreachable_scheduler_is_a_clear_error(run_cli: RunCli, tmp_path: Path) -> None:
