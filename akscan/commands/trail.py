@@ -13,8 +13,6 @@ import sys
 import time
 from typing import Any, BinaryIO
 
-from akscan.errors import AkscanError
-
 _EPILOG = """\
 examples:
   akscan trail actiontrail.jsonl --known-ips eips.txt
@@ -48,6 +46,13 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--findings", metavar="FILE",
                         help="an akscan JSON report: keys found leaked that are in use are "
                              "alerts (matched by sha256, never by the key itself)")
+    bounds = parser.add_argument_group("limits (issue 12: a gzip bomb must not run for hours)")
+    bounds.add_argument("--max-decompressed", metavar="SIZE", default="16GiB",
+                        help="stop reading a gzip input past this much decompressed data "
+                             "(default 16GiB; reaching it is a warning and exit 2)")
+    bounds.add_argument("--max-ratio", metavar="N", type=_ratio, default=200,
+                        help="stop reading a gzip input that inflates more than N times, past "
+                             "its first 256 MiB (default 200; trails compress 10 to 30 times)")
     out = parser.add_argument_group("output")
     out.add_argument("-f", "--format", choices=("text", "json", "csv"), default="text",
                      help="report format (default: text)")
@@ -61,44 +66,65 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from akscan import __version__
+    from akscan.config import parse_size
+    from akscan.model import sha256_hex
+    from akscan.report import output
+    from akscan.terminal import escape_path, say
     from akscan.trail import inputs
     from akscan.trail.aggregate import Trail
+    from akscan.trail.reader import Limits
     from akscan.trail.report import Context, build
 
     started = time.monotonic()
+    limits = Limits(max_decompressed=parse_size(args.max_decompressed), max_ratio=args.max_ratio)
+    target = output.open_report(args.output)  # an unwritable -o fails now, not after reading
     known = inputs.load_known_ips(args.known_ips) if args.known_ips else None
     key_list = inputs.load_key_list(args.keys) if args.keys else None
     leaks = inputs.load_leaks(args.findings) if args.findings else {}
-    trail = Trail(known.__contains__ if known is not None else _nobody)
-    summaries, errors = _read_all(args.files, trail)
+    trail = Trail(known.__contains__ if known is not None else _nobody,
+                  is_leaked=lambda key_id: sha256_hex(key_id) in leaks)
+    summaries, errors = _read_all(args.files, trail, limits)
     document = build(trail, Context(
         tool_version=__version__, inputs=summaries, known_ips_given=known is not None,
         key_list=key_list, leaks=leaks, show_key_ids=args.show_key_ids,
     ))
-    _write(args, document)
+    _write(args, document, target)
     malformed = [s for s in summaries if s.malformed]
     if malformed:
         first = malformed[0]
-        print(f"akscan: warning: {sum(s.malformed for s in summaries)} malformed record(s) "
-              f"skipped (first: {first.path} line {first.first_malformed})", file=sys.stderr)
+        say(f"{sum(s.malformed for s in summaries)} malformed record(s) skipped (first: "
+            f"{escape_path(first.path)} line {first.first_malformed})", "warning")
     for message in errors:
-        print(f"akscan: warning: {message}", file=sys.stderr)
+        say(message, "warning")
+    for note in document["summary"]["caps_reached"]:
+        say(f"cap reached: {note}", "warning")
     alerts = document["alerts"]
     if not args.quiet:
         verdict = f"{len(alerts)} alert(s)" if alerts else "no alerts"
-        print(f"akscan: {verdict}; {document['summary']['events']} events, "
-              f"{document['summary']['permanent_keys']} permanent key(s) in use "
-              f"({time.monotonic() - started:.1f}s)", file=sys.stderr)
+        say(f"{verdict}; {document['summary']['events']} events, "
+            f"{document['summary']['permanent_keys']} permanent key(s) in use "
+            f"({time.monotonic() - started:.1f}s)")
     if alerts:
         return 1
     return 2 if errors else 0
+
+
+def _ratio(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid ratio {text!r}: a whole number, 1 or more")
+    return value
 
 
 def _nobody(ip: str) -> bool:
     return False
 
 
-def _read_all(files: list[str], trail: Any) -> tuple[list[Any], list[str]]:
+def _read_all(files: list[str], trail: Any, limits: Any) -> tuple[list[Any], list[str]]:
+    from akscan.terminal import escape_path
     from akscan.trail.reader import open_input
     from akscan.trail.report import InputSummary
 
@@ -110,32 +136,32 @@ def _read_all(files: list[str], trail: Any) -> tuple[list[Any], list[str]]:
         try:
             raw = open_input(name)
         except OSError as exc:
-            summary.error = f"cannot read: {exc.strerror}"
-            errors.append(f"{name}: {summary.error}")
+            summary.error = f"cannot read: {exc.strerror or exc}"
+            errors.append(f"{escape_path(name)}: {summary.error}")
             continue
         try:
-            events = _read(raw, summary, trail)
+            events = _read(raw, summary, trail, limits)
         finally:
             if raw is not sys.stdin.buffer:
                 raw.close()
         if summary.error:
-            errors.append(f"{name}: {summary.error}; read up to there")
-        elif not events and summary.malformed:
-            errors.append(f"{name}: no ActionTrail events ({summary.malformed} malformed "
-                          "record(s))")
+            errors.append(f"{escape_path(name)}: {summary.error}; read up to there")
+        elif not events:  # an empty file is as likely a wrong path as an empty trail
+            errors.append(f"{escape_path(name)}: no ActionTrail events ({summary.malformed} "
+                          "malformed record(s))")
     return summaries, errors
 
 
-def _read(raw: BinaryIO, summary: Any, trail: Any) -> int:
+def _read(raw: BinaryIO, summary: Any, trail: Any, limits: Any = None) -> int:
     """Fold the events of one input into `trail`; the number of events."""
     from akscan.trail.events import NotAnEvent, to_call
-    from akscan.trail.reader import ReadStats, read_records
+    from akscan.trail.reader import DEFAULT_LIMITS, ReadStats, read_records
 
     stats = ReadStats()
     add, add_without_key = trail.add, trail.add_without_key
     events = 0
     try:
-        for record, line in read_records(raw, stats):
+        for record, line in read_records(raw, stats, limits or DEFAULT_LIMITS):
             try:
                 call = to_call(record)
             except NotAnEvent:
@@ -154,16 +180,12 @@ def _read(raw: BinaryIO, summary: Any, trail: Any) -> int:
     return events
 
 
-def _write(args: argparse.Namespace, document: dict[str, Any]) -> None:
+def _write(args: argparse.Namespace, document: dict[str, Any], target: Any) -> None:
+    from akscan.report import output
     from akscan.trail.render import WRITERS
 
     write = WRITERS[args.format]
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="\n") as stream:
-                write(stream, document)
-        except OSError as exc:
-            raise AkscanError(f"cannot write report to {args.output}: {exc.strerror}") from None
-        return
-    write(sys.stdout, document)
-    sys.stdout.flush()
+    if target is None:
+        output.write_stdout(lambda stream: write(stream, document))
+    else:
+        target.commit(lambda stream: write(stream, document))

@@ -1,8 +1,10 @@
 """Fold calls into per-key counters whose size does not grow with the number of events.
 
-Every table is capped: distinct sources per key, service and API names per key, keys, STS
-sessions. What goes over a cap is still counted (calls, and calls from unknown IPs, which
-decide the exit code), only not named. The caps are far above what one account's keys use.
+Every table is capped: keys, distinct sources per key and in all, service and API names per
+key, STS sessions; and every name kept is at most `events.MAX_TEXT` characters. What goes over
+a cap is still counted (calls, and calls from unknown IPs, which decide the exit code), only not
+named, and the report says which caps were reached (issue 12: a gigabyte of distinct key and IP
+pairs once took 6.8 GB of memory). The caps are far above what one account's keys use.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any, Callable
 from akscan.trail.events import Call
 
 STS_PREFIX = "STS."
-MAX_KEYS = 100_000
+MAX_KEYS = 10_000  # RAM allows 2 keys per user; this is thousands of users' worth
 MAX_SOURCES = 1_000  # per key
+MAX_TOTAL_SOURCES = 100_000  # in all: at most a few hundred bytes each
 MAX_SERVICES = 64
 MAX_APIS = 128
 MAX_SOURCE_SERVICES = 16
@@ -115,12 +118,18 @@ class Trail:
     """The whole trail, folded. `is_known(ip)` says whether an Internet IP is the user's."""
 
     is_known: Callable[[str], bool]
+    # Keys past MAX_KEYS are still listed if a scan found them leaked: that alert must not be
+    # lost to a cap.
+    is_leaked: Callable[[str], bool] = field(default=lambda key_id: False)
     keys: dict[str, KeyUsage] = field(default_factory=dict)
     sts: StsUsage = field(default_factory=StsUsage)
     events: int = 0
     without_key: int = 0  # events not signed with an AccessKey (console, services)
     untimed: int = 0  # calls without a usable time
     keys_over_cap: Usage = field(default_factory=Usage)
+    keys_over_cap_unknown: int = 0  # of their calls, through the Internet from unknown IPs
+    sources: int = 0  # sources listed, over all keys
+    unlisted_calls: int = 0  # calls from sources over a source cap (per key or in all)
     first: int | None = None
     last: int | None = None
 
@@ -139,8 +148,10 @@ class Trail:
             return
         key = self.keys.get(call.key_id)
         if key is None:
-            if len(self.keys) >= MAX_KEYS:
+            if len(self.keys) >= MAX_KEYS and not self.is_leaked(call.key_id):
                 self.keys_over_cap.add(call)
+                if not call.vpc_id and not self.is_known(call.source_ip):
+                    self.keys_over_cap_unknown += 1
                 return
             key = self.keys[call.key_id] = KeyUsage()
         key.usage.add(call)
@@ -162,7 +173,9 @@ class Trail:
             table, where = key.internet, call.source_ip
         source = table.get(where)
         if source is None:
-            if len(key.vpc) + len(key.internet) >= MAX_SOURCES:
+            if len(key.vpc) + len(key.internet) >= MAX_SOURCES \
+                    or self.sources >= MAX_TOTAL_SOURCES:
+                self.unlisted_calls += 1
                 key.unlisted.add(call)
                 if call.vpc_id:
                     key.unlisted_vpc += 1
@@ -171,6 +184,7 @@ class Trail:
                 return
             known = not call.vpc_id and self.is_known(call.source_ip)
             source = table[where] = Source(known)
+            self.sources += 1
         source.add(call)
         source.services.add(call.service)
 

@@ -16,11 +16,22 @@ from typing import Any, NamedTuple
 
 # Fields that mark a dict as an ActionTrail event rather than some other JSON.
 _EVENT_FIELDS = ("eventName", "eventId", "userIdentity", "eventSource", "eventType")
+# ASCII digits only: int() also reads Arabic-Indic or full-width digits, and str.isdigit()
+# accepts superscripts that int() then rejects; neither is a time ActionTrail writes.
 _ISO = re.compile(
     r"\s*(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?"
-    r"\s*(?:(Z|z|UTC)|([+-])(\d{2}):?(\d{2})?)?\s*$"
+    r"\s*(?:(Z|z|UTC)|([+-])(\d{2}):?(\d{2})?)?\s*$", re.ASCII,
 )
+# The times a report can print: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+_MIN_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.timezone.utc)
+_MAX_TIME = datetime.datetime(9999, 12, 31, 23, 59, 59, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MIN_SECONDS = int((_MIN_TIME - _EPOCH).total_seconds())
+_MAX_SECONDS = int((_MAX_TIME - _EPOCH).total_seconds())
 _PRODUCT = re.compile(r"[A-Za-z0-9]+")
+# Longer than any ID, IP, name or API ActionTrail writes: a value past it is cut, so that a
+# trail of megabyte-long "IPs" cannot fill memory through the per-key tables.
+MAX_TEXT = 256
 _EPOCH_DAYS: dict[tuple[int, int, int], int] = {}
 _UNIX_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 
@@ -80,10 +91,14 @@ def to_call(record: dict[str, Any]) -> Call | None:
 
 def _text(value: Any) -> str:
     if isinstance(value, str):
-        return value.strip()
-    if value is None or isinstance(value, (dict, list)):
+        text = value[:MAX_TEXT * 2].strip()
+    elif value is None or isinstance(value, (dict, list)):
         return ""
-    return str(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10 ** 64:
+        return ""  # str() of a 4,300-digit int is slow, and no field holds one
+    else:
+        text = str(value)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
 
 
 def _service_from_host(source: Any) -> str:
@@ -103,8 +118,9 @@ def parse_time(value: Any) -> int | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
-    if text.isdigit():
-        return _from_epoch(int(text))
+    if text.isascii() and text.isdigit():
+        # Longer than any epoch in milliseconds: no time (and no 5,000-digit int to convert).
+        return _from_epoch(int(text)) if len(text) <= 15 else None
     match = _ISO.match(text)
     if not match:
         return None
@@ -116,21 +132,27 @@ def parse_time(value: Any) -> int | None:
     if sign and not utc:
         offset = int(off_h) * 3600 + int(off_m or 0) * 60
         seconds += -offset if sign == "+" else offset
-    return seconds
+    # 9999-12-31T23:00:00-05:00 is in year 10000: no time a report could print.
+    return seconds if _MIN_SECONDS <= seconds <= _MAX_SECONDS else None
 
 
 def format_time(seconds: int | None) -> str:
     """ISO 8601 in UTC with a `Z`, or "" for no time."""
-    if seconds is None:
+    if seconds is None or not _MIN_SECONDS <= seconds <= _MAX_SECONDS:
         return ""
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # No platform limits (unlike fromtimestamp() before 1970), and a four-digit year always
+    # (strftime's %Y writes year 1 as "1" on glibc).
+    return (_EPOCH + datetime.timedelta(seconds=seconds)).replace(tzinfo=None).isoformat() + "Z"
 
 
 def _from_epoch(value: float) -> int | None:
+    """Seconds, or milliseconds (past 1e11), since 1970; None for anything else (NaN, inf,
+    negative, or a number too large to be either: no float overflow dividing it)."""
+    if not 0 < value < 1e14:
+        return None
     if value > 1e11:  # milliseconds
-        value /= 1000
-    return int(value) if 0 < value < 1e11 else None
+        value = value / 1000
+    return int(value)
 
 
 def _days(year: int, month: int, day: int) -> int | None:

@@ -4,6 +4,11 @@ SLS exports and SLS-to-OSS shipping write one JSON object per line; ActionTrail'
 delivery writes gzip files of JSON; people also save arrays, `{"Records": [...]}` documents
 and pretty-printed objects. Gzip is recognised by its magic bytes, not the file name. A record
 that does not parse is counted (with the line it starts on) and skipped; reading goes on.
+
+A gzip input is bounded (issue 12): past `Limits.max_decompressed` bytes, or once it inflates
+more than `Limits.max_ratio` times (beyond a floor that ordinary trails never reach), reading
+stops there, as for a corrupt file, and the reason names the option that raises the bound.
+Blank lines cost no interpreted step each: a gigabyte of newlines is a few C-speed scans.
 """
 
 from __future__ import annotations
@@ -20,12 +25,26 @@ from typing import Any, BinaryIO, TextIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 1 << 20
+_GIB = 1 << 30
 MAX_RECORD = 16 << 20  # an event is a few KB; anything larger is not one
 # Containers of events: OSS delivery ("Records") and the LookupEvents API response ("Events").
 CONTAINER_KEYS = ("Records", "Events", "records", "events")
 _CONTAINER_START = re.compile(r'\s*\{\s*"(?:Records|Events|records|events)"\s*:\s*\[')
 _WS = re.compile(r"[\s,]*")
 _DECODER = json.JSONDecoder()
+_NONBLANK = re.compile(r"[^\n]+")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far one gzip input may inflate (`--max-decompressed`, `--max-ratio`)."""
+
+    max_decompressed: int = 16 * _GIB
+    max_ratio: int = 200  # ActionTrail JSON compresses 10 to 30 times
+    ratio_floor: int = 256 << 20  # below this much output, any ratio is fine
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass
@@ -50,13 +69,14 @@ def open_input(name: str) -> BinaryIO:
     return open(name, "rb")  # the caller closes it
 
 
-def read_records(raw: BinaryIO, stats: ReadStats) -> Iterator[tuple[dict[str, Any], int]]:
+def read_records(raw: BinaryIO, stats: ReadStats, limits: Limits = DEFAULT_LIMITS
+                 ) -> Iterator[tuple[dict[str, Any], int]]:
     """Every JSON object in `raw`, unpacked from arrays and containers, with its line number."""
     head = raw.read(2)
     source = _Tolerant(lambda size: raw.read(size), head)
     if head == GZIP_MAGIC:
         gz = gzip.GzipFile(fileobj=io.BufferedReader(source, CHUNK), mode="rb")
-        source = _Tolerant(gz.read1)
+        source = _Inflated(gz.read1, source, limits)
     text = io.TextIOWrapper(io.BufferedReader(source, CHUNK), encoding="utf-8-sig",
                             errors="replace")
     for value, line in _values(text, stats):
@@ -88,19 +108,24 @@ def _unpack(value: Any, line: int, stats: ReadStats) -> Iterator[tuple[dict[str,
 
 def _values(text: TextIO, stats: ReadStats) -> Iterator[tuple[Any, int]]:
     head = text.read(CHUNK)
+    lines = 0
+    while head and head.isspace():  # leading blank lines, however many: counted, not kept
+        lines += head.count("\n")
+        head = text.read(CHUNK)
     start = head.lstrip()[:1]
     if not start:
         return
+    first = lines + 1  # the number of the line head starts on
     if start == "[" or _CONTAINER_START.match(head):
-        yield from _Document(head, text, stats).values()
+        yield from _Document(head, text, stats, first).values()
         return
-    first = len(head) - len(head.lstrip())
-    newline = head.find("\n", first)
-    if start == "{" and (newline < 0 or not _parses(head[first:newline])):
+    begin = len(head) - len(head.lstrip())
+    newline = head.find("\n", begin)
+    if start == "{" and (newline < 0 or not _parses(head[begin:newline])):
         # A pretty-printed object (or a one-line file longer than a chunk): parse by value.
-        yield from _Document(head, text, stats).values()
+        yield from _Document(head, text, stats, first).values()
         return
-    yield from _lines(head, text, stats)
+    yield from _lines(head, text, stats, first)
 
 
 def _parses(line: str) -> bool:
@@ -111,53 +136,56 @@ def _parses(line: str) -> bool:
     return True
 
 
-def _lines(head: str, text: TextIO, stats: ReadStats) -> Iterator[tuple[Any, int]]:
-    """JSON lines: each line one value; a line that does not parse is one malformed record."""
-    number = 0
-    for line in _split_lines(head, text, stats):
-        number += 1
-        if line is None:
-            stats.bad(number)
-            continue
-        if not line or line.isspace():
-            continue
-        try:
-            yield json.loads(line), number
-        except (ValueError, RecursionError):
-            stats.bad(number)
-
-
-def _split_lines(head: str, text: TextIO, stats: ReadStats) -> Iterator[str | None]:
-    """The lines of `head` and then of `text`, without their newlines; None for an overlong line
-    (read through and dropped, so that one line can never hold the whole file in memory)."""
-    parts = head.split("\n")
-    tail = parts.pop()
-    for part in parts:
-        yield part if len(part) < MAX_RECORD else None
+def _lines(head: str, text: TextIO, stats: ReadStats, first: int = 1
+           ) -> Iterator[tuple[Any, int]]:
+    """JSON lines: each line one value; a line that does not parse, or longer than
+    `MAX_RECORD` (read through and dropped, never held whole), is one malformed record."""
+    number = first  # the line at buf[0]
+    buf, eof = head, False
     while True:
-        line = text.readline(MAX_RECORD)
-        if not line:
-            break
-        if tail:
-            line, tail = tail + line, ""
-        if line.endswith("\n"):
-            yield line[:-1]
-        elif len(line) >= MAX_RECORD:
-            while line and not line.endswith("\n"):
-                line = text.readline(CHUNK)
-            yield None
+        end = len(buf) if eof else buf.rfind("\n") + 1
+        pos = 0
+        for match in _NONBLANK.finditer(buf, 0, end):  # blank lines: skipped in C
+            number += buf.count("\n", pos, match.start())
+            pos = match.start()
+            line = match.group()
+            if line.isspace():
+                continue
+            if len(line) >= MAX_RECORD:
+                stats.bad(number)
+                continue
+            try:
+                yield json.loads(line), number
+            except (ValueError, RecursionError):
+                stats.bad(number)
+        number += buf.count("\n", pos, end)
+        buf = buf[end:]
+        if eof:
+            return
+        if len(buf) >= MAX_RECORD:  # an overlong line: drop it up to its end
+            stats.bad(number)
+            buf = ""
+            while True:
+                chunk = text.read(CHUNK)
+                if not chunk:
+                    return
+                newline = chunk.find("\n")
+                if newline >= 0:
+                    buf, number = chunk[newline + 1:], number + 1
+                    break
+        chunk = text.read(CHUNK)
+        if chunk:
+            buf += chunk
         else:
-            yield line  # the last line, without a newline
-    if tail:
-        yield tail
+            eof = True
 
 
 class _Document:
     """Values of a JSON document read chunk by chunk: the elements of a top-level array (or of a
     `{"Records": [...]}` container), or a sequence of top-level values."""
 
-    def __init__(self, head: str, text: TextIO, stats: ReadStats) -> None:
-        self.buf, self.pos, self.line = head, 0, 1
+    def __init__(self, head: str, text: TextIO, stats: ReadStats, first: int = 1) -> None:
+        self.buf, self.pos, self.line = head, 0, first
         self.text, self.stats, self.eof = text, stats, False
 
     def values(self) -> Iterator[tuple[Any, int]]:
@@ -209,7 +237,8 @@ class _Document:
                 self._advance(max(exc.pos - self.pos, 0))
                 self._next_line()
                 return None
-            except RecursionError:
+            except (ValueError, RecursionError):
+                # Nested past Python's stack, or a number of more than 4,300 digits.
                 self._next_line()
                 return None
             self._advance(end - self.pos)
@@ -267,6 +296,7 @@ class _Tolerant(io.RawIOBase):
     def __init__(self, read: Callable[[int], bytes], head: bytes = b"") -> None:
         self._read, self._head = read, head
         self.error: str | None = None
+        self.count = 0  # bytes returned
 
     def readable(self) -> bool:
         return True
@@ -284,4 +314,35 @@ class _Tolerant(io.RawIOBase):
                 self.error = str(exc) or type(exc).__name__
                 return 0
         view[:len(data)] = data
+        self.count += len(data)
         return len(data)
+
+
+class _Inflated(_Tolerant):
+    """The output of a decompressor, stopped (like a read error) past the limits."""
+
+    def __init__(self, read: Callable[[int], bytes], compressed: _Tolerant,
+                 limits: Limits) -> None:
+        super().__init__(read)
+        self._compressed, self._limits = compressed, limits
+        self.total = 0
+
+    def readinto(self, buffer: Any) -> int:
+        count = super().readinto(buffer)
+        self.total += count
+        limits = self._limits
+        if self.total > limits.max_decompressed:
+            self.error = (f"decompresses to more than {_size(limits.max_decompressed)} "
+                          "(raise with --max-decompressed)")
+        elif (self.total > limits.ratio_floor
+              and self.total > limits.max_ratio * max(self._compressed.count, 1)):
+            self.error = (f"inflates more than {limits.max_ratio} times: not an ordinary trail "
+                          "(raise with --max-ratio)")
+        return count
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GiB", _GIB), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= scale:
+            return f"{count / scale:g} {unit}"
+    return f"{count} bytes"

@@ -1,5 +1,10 @@
 """Write the trail report as text (tables), JSON (the document itself) or CSV (one row per key
-and source). Nothing here computes anything the document does not already hold."""
+and source). Nothing here computes anything the document does not already hold.
+
+Every string in the document can come from the trail (user names, VPC IDs, "IPs", service and
+API names) or from a scan's report (paths): the text and CSV writers escape control characters
+and bidi overrides in every line they write, and the JSON writer writes the C1 ones and bidi
+overrides as \\uNNNN, so no trail can rewrite a terminal's screen (issue 12)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any, Callable, TextIO
 
+from akscan.terminal import escape, json_safe
 from akscan.trail.report import LEAKED, UNKNOWN_IP
 
 Writer = Callable[[TextIO, dict[str, Any]], None]
@@ -19,13 +25,32 @@ CSV_COLUMNS = (
 )
 
 
+class _Escaped:
+    """A stream whose every write is escaped (newlines and tabs kept: they are the layout)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return self._stream.write("\n".join("\t".join(escape(part) for part in line.split("\t"))
+                                            for line in text.split("\n")))
+
+
 def write_json(stream: TextIO, document: dict[str, Any]) -> None:
-    json.dump(document, stream, indent=2, sort_keys=True, ensure_ascii=False)
+    stream.write(json_safe(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)))
     stream.write("\n")
 
 
 def write_csv(stream: TextIO, document: dict[str, Any]) -> None:
-    out = csv.writer(stream, lineterminator="\n")
+    # Cells are escaped one by one, so a newline inside a value cannot start a fake row.
+    writer = csv.writer(stream, lineterminator="\n")
+
+    class _Rows:
+        @staticmethod
+        def writerow(row: Sequence[object]) -> None:
+            writer.writerow([escape(c) if isinstance(c, str) else c for c in row])
+
+    out = _Rows()
     out.writerow(CSV_COLUMNS)
     for key in document["keys"]:
         common = [key["key_id_sha256"], _shown(key), " ".join(key["user_names"]),
@@ -43,7 +68,8 @@ def write_csv(stream: TextIO, document: dict[str, Any]) -> None:
                       0, 0, 0.0, "", "", ""])
 
 
-def write_text(stream: TextIO, document: dict[str, Any]) -> None:
+def write_text(raw: TextIO, document: dict[str, Any]) -> None:
+    stream: Any = _Escaped(raw)
     write = stream.write
     summary, sts = document["summary"], document["sts"]
     span = (f", {summary['first_seen']} to {summary['last_seen']}"
@@ -55,6 +81,8 @@ def write_text(stream: TextIO, document: dict[str, Any]) -> None:
           f"{summary['events_without_access_key']} without an AccessKey\n")
     if not summary["known_ips_given"]:
         write("  no --known-ips given: every Internet IP counts as unknown\n")
+    for note in summary["caps_reached"]:
+        write(f"  cap reached: {note}\n")
     if document["alerts"]:
         write("\n")
         for alert in document["alerts"]:
@@ -94,7 +122,7 @@ def _key_section(stream: TextIO, key: dict[str, Any]) -> None:
         write(f"  account {', '.join(key['account_ids'])}")
     write("\n")
     if key["leaked_in"]:
-        write(f"  leaked in: {', '.join(_leak(x) for x in key['leaked_in'])}\n")
+        write(f"  leaked in: {_leaks(key)}\n")
     write(f"  services: {_counts(key['services'], key['other_services_calls'])}\n")
     write(f"  APIs: {_counts(key['api_names'], key['other_api_names_calls'], 8)}\n")
     rows: list[Sequence[object]] = []
@@ -121,11 +149,13 @@ def _alert_line(alert: dict[str, Any]) -> str:
             else f"{s['source_ip']} ({s['owner']})" for s in alert["sources"][:10])
         more = f" and {len(alert['sources']) - 10} more" if len(alert["sources"]) > 10 else ""
         return (f"LEAKED AND IN USE: {alert['redacted']}{users} found in "
-                f"{', '.join(_leak(x) for x in alert['leaked_in'])}; {alert['calls']} calls "
+                f"{_leaks(alert)}; {alert['calls']} calls "
                 f"{_span(alert)} from {sources}{more}")
     assert alert["type"] == UNKNOWN_IP
     keys = ", ".join(k["redacted"] + (" (leaked)" if k["leaked"] else "") for k in alert["keys"])
-    ip = alert["source_ip"] or "IPs over the per-key source cap"
+    if alert.get("keys_over_cap"):
+        keys = "keys over the key cap (not listed)"
+    ip = alert["source_ip"] or "IPs over a source cap"
     return f"UNKNOWN INTERNET IP: {ip}: {alert['calls']} calls {_span(alert)} with {keys}"
 
 
@@ -151,6 +181,11 @@ def _rate(entry: dict[str, Any]) -> str:
 
 def _shown(key: dict[str, Any]) -> str:
     return str(key.get("key_id") or key["redacted"])
+
+
+def _leaks(entry: dict[str, Any]) -> str:
+    more = f" and {entry['leaked_in_more']} more" if entry.get("leaked_in_more") else ""
+    return ", ".join(_leak(x) for x in entry["leaked_in"]) + more
 
 
 def _leak(leak: dict[str, Any]) -> str:

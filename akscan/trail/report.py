@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from akscan.model import ACCESS_KEY_ID, redact, sha256_hex
+from akscan.trail import aggregate
 from akscan.trail.aggregate import Counter, KeyUsage, Source, Trail, Usage
 from akscan.trail.events import format_time
 from akscan.trail.inputs import Leak
@@ -44,6 +45,7 @@ ADVICE = {
 UNUSED_ADVICE = ("No calls in this trail: if the key has not been used for long (the RAM console "
                  "shows its last use), disable it and then delete it.")
 UNLISTED_ADVICE = "Not in the --keys list: a key of another account, or an out-of-date list."
+MAX_LEAK_PLACES = 20  # places listed per leaked key; the rest are counted
 
 
 @dataclass
@@ -78,6 +80,11 @@ def build(trail: Trail, context: Context) -> dict[str, Any]:
     for entry in unused:
         entry["remediation"] = UNUSED_ADVICE
     alerts = _alerts(keys)
+    if trail.keys_over_cap_unknown:
+        alerts.append({"type": UNKNOWN_IP, "source_ip": None,
+                       "calls": trail.keys_over_cap_unknown, "failed_calls": 0,
+                       "first_seen": None, "last_seen": None, "keys": [],
+                       "keys_over_cap": True})
     malformed = sum(i.malformed for i in context.inputs)
     return {
         "version": FORMAT_VERSION,
@@ -95,6 +102,7 @@ def build(trail: Trail, context: Context) -> dict[str, Any]:
             "known_ips_given": context.known_ips_given,
             "permanent_keys": len(keys),
             "keys_over_cap_calls": trail.keys_over_cap.calls,
+            "caps_reached": caps_reached(trail, keys),
             "leaked_and_used": sum(1 for k in keys if LEAKED in k["status"]),
             "keys_used_from_vpc": sum(1 for k in keys if VPC in k["status"]),
             "unknown_internet_ips": len({a["source_ip"] for a in alerts
@@ -109,6 +117,31 @@ def build(trail: Trail, context: Context) -> dict[str, Any]:
     }
 
 
+def caps_reached(trail: Trail, keys: list[dict[str, Any]]) -> list[str]:
+    """What the report leaves out because a cap was reached, one sentence each (issue 12)."""
+    notes = []
+    if trail.keys_over_cap.calls:
+        notes.append(f"more than {aggregate.MAX_KEYS:,} permanent keys: "
+                     f"{trail.keys_over_cap.calls} calls with the others are counted, not listed "
+                     f"by key ({trail.keys_over_cap_unknown} of them from unknown Internet IPs)")
+    if trail.unlisted_calls:
+        capped = sum(1 for k in keys if k["unlisted_sources"])
+        notes.append(f"{capped} key(s) over the source cap ({aggregate.MAX_SOURCES:,} per key, "
+                     f"{aggregate.MAX_TOTAL_SOURCES:,} in all): {trail.unlisted_calls} calls from "
+                     "further sources are counted in each key's 'unlisted' row")
+    cut = sum(1 for k in keys if k["leaked_in_more"])
+    if cut:
+        notes.append(f"{cut} leaked key(s) found in more than {MAX_LEAK_PLACES} places: the "
+                     "first are listed, the rest counted")
+    names = sum(1 for k in keys if k["other_services_calls"] or k["other_api_names_calls"])
+    if names:
+        notes.append(f"{names} key(s) called more than {aggregate.MAX_SERVICES} services or "
+                     f"{aggregate.MAX_APIS} APIs: calls to the others are counted")
+    if trail.sts.sessions_capped:
+        notes.append(f"more than {aggregate.MAX_STS_SESSIONS:,} STS sessions: counted as that")
+    return notes
+
+
 def _identity(key_id: str, context: Context) -> dict[str, Any]:
     entry: dict[str, Any] = {"key_id_sha256": sha256_hex(key_id),
                              "redacted": redact(key_id, ACCESS_KEY_ID)}
@@ -121,7 +154,8 @@ def _key(
     key_id: str, key: KeyUsage, context: Context, listed: frozenset[str] | None
 ) -> dict[str, Any]:
     entry = _identity(key_id, context)
-    leaks = context.leaks.get(entry["key_id_sha256"], [])
+    all_leaks = context.leaks.get(entry["key_id_sha256"], [])
+    leaks = all_leaks[:MAX_LEAK_PLACES]
     internet = [_source(s, ip=ip) for ip, s in key.internet.items()]
     status = []
     if leaks:
@@ -138,6 +172,7 @@ def _key(
         "account_ids": sorted(key.accounts.counts),
         "status": status,
         "leaked_in": [leak.to_dict() for leak in leaks],
+        "leaked_in_more": len(all_leaks) - len(leaks),
         "in_key_list": None if listed is None else key_id in listed,
         "vpc_sources": sorted((_source(s, vpc=vpc, ip=ip) for (vpc, ip), s in key.vpc.items()),
                               key=_source_order),
@@ -190,7 +225,8 @@ def _alerts(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
             alerts.append({
                 "type": LEAKED, "key_id_sha256": key["key_id_sha256"],
                 "redacted": key["redacted"], "user_names": key["user_names"],
-                "leaked_in": key["leaked_in"], "calls": key["calls"],
+                "leaked_in": key["leaked_in"], "leaked_in_more": key["leaked_in_more"],
+                "calls": key["calls"],
                 "first_seen": key["first_seen"], "last_seen": key["last_seen"],
                 "sources": [_where(s) for s in key["internet_sources"] + key["vpc_sources"]],
             })

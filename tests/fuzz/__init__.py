@@ -1,0 +1,1 @@
+"""Fuzz targets over akscan's readers of untrusted input (issue 12)."""
