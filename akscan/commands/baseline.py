@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     target = output.open_report(destination, "baseline")
     config = settings(args, places)
     if args.history:
-        outcome = history.collect(args, config, repo, history.revisions_for(args, ranges))
+        outcome = history.collect(args, config, repo, history.revisions_for(args, ranges, repo))
     else:
         outcome = scan.collect(args, config)
     findings = AllowlistFilter(config.allowlist, config.anchor,
