@@ -103,6 +103,10 @@ def open_target(targets: Sequence[str]) -> tuple[Repo, list[str]]:
     from akscan import git
 
     repo_path, revisions = split_targets(targets)
+    from akscan.fleet import repos
+
+    if repos.is_url(repo_path):  # cloned as a mirror into the cache, as the fleet scan does
+        return repos.open_spec(repos.spec_for(repo_path), repos.default_cache()), revisions
     try:
         return git.open_repo(repo_path, explicit=repo_path != "."), revisions
     except AkscanError:
@@ -164,8 +168,10 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
 
 def split_targets(targets: Sequence[str]) -> tuple[str, list[str]]:
     """The repository and the revisions among the positional arguments: the first one is the
-    repository if it is a directory, everything else is a revision (as for git log)."""
-    if targets and os.path.isdir(targets[0]):
+    repository if it is a directory or a git URL, everything else is a revision (as for git log)."""
+    from akscan.fleet.repos import is_url
+
+    if targets and (os.path.isdir(targets[0]) or is_url(targets[0])):
         return targets[0], list(targets[1:])  # even '../project', which also looks like a range
     return ".", list(targets)
 
