@@ -378,6 +378,13 @@ def is_date(repo: Repo, text: str) -> bool:
     return abs(got - now) > 2 or text.strip().lower() in ("now", "today", "0 seconds ago")
 
 
+def rev_list(repo: Repo, rev: str) -> Iterator[str]:
+    """The ids of every commit reachable from `rev`, as they stream."""
+    with Process(repo, ["rev-list", "--end-of-options", rev, "--"]) as proc:
+        for line in proc.stdout:
+            yield line.decode("ascii", "replace").strip()
+
+
 def tracked_paths(directory: str) -> frozenset[str] | None:
     """The files git tracks under `directory` (`git ls-files`), relative to it and
     '/'-separated as file names decode on this system; None when `directory` is in no git
