@@ -303,9 +303,11 @@ def test_no_color_environment_keeps_plain_output(
 @pytest.mark.parametrize(("line", "reason"), [
     ('access_key_id = "{key}"  # akscan:allow', "akscan:allow"),
     ('const id = "{key}"; // gitleaks:allow', "gitleaks:allow"),
+    ('key_id: "{key}"  # trufflehog:ignore', "trufflehog:ignore"),
+    ('"akid": "{key}", // kingfisher:ignore', "kingfisher:ignore"),
     ('ACCESS_KEY_ID = "{key}"  # pragma: allowlist secret', "pragma: allowlist secret"),
     ('# akscan:allow-next-line\naccess_key_id = "{key}"', "akscan:allow-next-line"),
-], ids=["akscan", "gitleaks", "detect-secrets", "next-line"])
+], ids=["akscan", "gitleaks", "trufflehog", "kingfisher", "detect-secrets", "next-line"])
 def test_inline_marker_suppresses_the_finding(
     tmp_path: Path, scan_json: ScanJson, run_cli: RunCli, line: str, reason: str
 ) -> None:

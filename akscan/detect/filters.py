@@ -7,8 +7,10 @@ import re
 from collections import Counter
 
 # Markers users put on a line to say "this is not a secret". gitleaks' and detect-secrets'
-# markers are honoured so that a repository can move to akscan without touching its code.
-INLINE_ALLOW = ("akscan:allow", "gitleaks:allow", "pragma: allowlist secret")
+# markers are honoured, and TruffleHog's and Kingfisher's (issue 13), so that a repository can
+# move to akscan without touching its code.
+INLINE_ALLOW = ("akscan:allow", "gitleaks:allow", "pragma: allowlist secret",
+                "trufflehog:ignore", "kingfisher:ignore")
 NEXTLINE_ALLOW = ("akscan:allow-next-line", "pragma: allowlist nextline secret")
 # Every inline suppression reason starts so; reports tell them from allowlist reasons by it.
 _INLINE_PREFIX = "inline "
