@@ -7,12 +7,19 @@ from collections.abc import Iterable
 
 import pathspec
 
+from akscan.baseline import anchored
 from akscan.config import Allowlist
 from akscan.model import Finding
 
 
 class AllowlistFilter:
-    def __init__(self, allowlist: Allowlist) -> None:
+    """`paths` globs are relative to `anchor` (the settings' repository root); finding paths
+    to `base_dir`. Without both they are compared as they are."""
+
+    def __init__(self, allowlist: Allowlist, anchor: str | None = None,
+                 base_dir: str | None = None) -> None:
+        self._anchor = anchor
+        self._base_dir = base_dir
         paths = allowlist.paths
         self._paths = pathspec.GitIgnoreSpec.from_lines(paths) if paths else None
         self._rules = frozenset(allowlist.rules)
@@ -23,8 +30,11 @@ class AllowlistFilter:
             return f"allowlisted rule '{finding.rule_id}'"
         if finding.secret_sha256 in self._fingerprints:
             return "allowlisted fingerprint"
-        if self._paths is not None and self._paths.match_file(finding.path):
-            return "allowlisted path"
+        if self._paths is not None:
+            path = anchored(finding.path, self._base_dir, self._anchor)
+            # A settings file speaks for its own repository only, not for files outside it.
+            if not path.startswith("../") and self._paths.match_file(path):
+                return "allowlisted path"
         return None
 
     def apply(self, findings: Iterable[Finding]) -> list[Finding]:

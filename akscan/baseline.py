@@ -9,8 +9,11 @@ a file does not make it new, while the same key in another file or under another
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from akscan import userfile
@@ -25,6 +28,15 @@ _KEYS = ("rule_id", "path", "secret_sha256")
 Fingerprint = tuple[str, str, str]  # rule id, path, sha256 of the secret
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """The fingerprints of a baseline file, whose paths are relative to `anchor` (the root of
+    the repository holding the file), wherever a later scan starts (issue 11)."""
+
+    fingerprints: frozenset[Fingerprint]
+    anchor: str
+
+
 class BaselineError(AkscanError):
     """A baseline file that cannot be read or is not in a format this akscan knows."""
 
@@ -33,15 +45,36 @@ def fingerprint(finding: Finding) -> Fingerprint:
     return (finding.rule_id, finding.path, finding.secret_sha256)
 
 
-def render(findings: Iterable[Finding]) -> str:
-    """The baseline document for `findings` (suppressed ones included if given)."""
+def anchored(path: str, base_dir: str | None, anchor: str | None) -> str:
+    """A finding's path (relative to `base_dir`) as a path relative to `anchor`; unchanged
+    without both (findings of several repositories have no common base). Textual: display
+    paths may hold escapes and archive members (`a.zip!conf/.env`); only the two folders are
+    resolved on disk."""
+    if anchor is None or base_dir is None:
+        return path
+    base = _real(base_dir)
+    full = os.path.normpath(os.path.join(base, path))
+    return os.path.relpath(full, _real(anchor)).replace(os.sep, "/")
+
+
+@functools.lru_cache(maxsize=64)
+def _real(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
+def render(findings: Iterable[Finding], base_dir: str | None = None,
+           anchor: str | None = None) -> str:
+    """The baseline document for `findings` (suppressed ones included if given), with paths
+    relative to `anchor`."""
     # Sorted by path first, so that a file's entries sit together in a diff; the version first.
-    keys = sorted({(f.path, f.rule_id, f.secret_sha256) for f in findings})
+    keys = sorted({(anchored(f.path, base_dir, anchor), f.rule_id, f.secret_sha256)
+                   for f in findings})
     entries = [{"path": p, "rule_id": r, "secret_sha256": s} for p, r, s in keys]
     return json.dumps({"version": VERSION, "findings": entries}, indent=2) + "\n"
 
 
-def load(path: Path) -> frozenset[Fingerprint]:
+def load(path: Path, anchor: str | None = None) -> Baseline:
+    """The baseline at `path`, its entries relative to `anchor` (default: its own folder)."""
     text = userfile.read_text(path, "baseline")
     try:
         data = userfile.parse_json(text)
@@ -62,13 +95,16 @@ def load(path: Path) -> frozenset[Fingerprint]:
             raise BaselineError(f"{path}: findings[{index}]: expected an object with string "
                                 f"fields {', '.join(_KEYS)}")
         known.add((entry["rule_id"], entry["path"], entry["secret_sha256"]))
-    return frozenset(known)
+    return Baseline(frozenset(known), anchor or os.path.dirname(os.path.abspath(path)))
 
 
-def apply(findings: Sequence[Finding], known: frozenset[Fingerprint]) -> list[Finding]:
-    """Mark findings the baseline already holds as suppressed (reason 'baseline')."""
+def apply(findings: Sequence[Finding], known: Baseline,
+          base_dir: str | None = None) -> list[Finding]:
+    """Mark findings the baseline already holds as suppressed (reason 'baseline'); finding
+    paths are relative to `base_dir`."""
     return [
         dataclasses.replace(f, suppressed=SUPPRESSED_REASON)
-        if not f.suppressed and fingerprint(f) in known else f
+        if not f.suppressed and (f.rule_id, anchored(f.path, base_dir, known.anchor),
+                                 f.secret_sha256) in known.fingerprints else f
         for f in findings
     ]

@@ -59,7 +59,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from akscan.commands import baseline, fleet, history, scan, staged, trail
+    from akscan.commands import baseline, completion, fleet, history, scan, staged, trail
 
     parser = _Parser(
         prog="akscan", description=_DESCRIPTION, epilog=_EPILOG,
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_parser(commands)
     trail.add_parser(commands)
     fleet.add_parser(commands)
+    completion.add_parser(commands)
     return parser
 
 

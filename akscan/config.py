@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ _CONFIG_LIMIT = 4 * 1024 * 1024  # far above any real settings file
 
 @dataclass(frozen=True)
 class Allowlist:
-    paths: tuple[str, ...] = ()  # gitignore-style globs, relative to the scan root
+    paths: tuple[str, ...] = ()  # gitignore-style globs, relative to the settings file's folder
     rules: tuple[str, ...] = ()
     fingerprints: tuple[str, ...] = ()  # sha256 of the secret (secret_sha256)
 
@@ -36,6 +37,8 @@ class Allowlist:
 @dataclass(frozen=True)
 class Config:
     source: str | None = None  # the file these settings came from, for messages
+    # The folder allowlist paths (and rule files) are relative to: the settings file's own.
+    anchor: str | None = None
     rules: tuple[Path, ...] = ()
     disable: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
@@ -59,15 +62,31 @@ def parse_size(text: str | int) -> int:
     return size
 
 
+def search_dirs(start: Path) -> list[Path]:
+    """Where settings and a baseline for `start` are looked for: `start`, then its parents up
+    to the root of the git work tree holding it (a folder with `.git`). Outside a work tree,
+    up to the current directory if `start` is inside it, else `start` alone. So scanning
+    project B from inside project A applies B's settings, never A's (issue 11)."""
+    start = Path(os.path.abspath(start))
+    chain = [start, *start.parents]
+    for index, folder in enumerate(chain):
+        if os.path.lexists(folder / ".git"):
+            return chain[:index + 1]
+    cwd = Path(os.path.abspath(os.curdir))
+    return chain[:chain.index(cwd) + 1] if cwd in chain else [start]
+
+
 def find_config(places: list[Path]) -> Path | None:
-    """The first `.akscan.toml`, or `pyproject.toml` with a [tool.akscan] table, in `places`."""
+    """The first `.akscan.toml`, or `pyproject.toml` with a [tool.akscan] table, found from each
+    of `places` up to its repository root (see `search_dirs`)."""
     for place in places:
-        candidate = place / CONFIG_FILE
-        if candidate.is_file():
-            return candidate
-        pyproject = place / "pyproject.toml"
-        if pyproject.is_file() and "[tool.akscan" in _read(pyproject):
-            return pyproject
+        for folder in search_dirs(place):
+            candidate = folder / CONFIG_FILE
+            if candidate.is_file():
+                return candidate
+            pyproject = folder / "pyproject.toml"
+            if pyproject.is_file() and "[tool.akscan" in _read(pyproject):
+                return pyproject
     return None
 
 
@@ -120,13 +139,15 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise fail("jobs", "expected a whole number of at least 1")
     timeout = data.get("regex_timeout", defaults.regex_timeout)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise fail("regex_timeout", "expected a number of seconds above 0")
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout) or timeout <= 0):
+        raise fail("regex_timeout", "expected a finite number of seconds above 0")
     gitignore = data.get("gitignore", True)
     if not isinstance(gitignore, bool):
         raise fail("gitignore", "expected true or false")
     return Config(
         source=str(path),
+        anchor=os.path.dirname(os.path.abspath(path)),
         rules=tuple(path.parent / p for p in strings(data, "rules")),
         disable=strings(data, "disable"),
         exclude=strings(data, "exclude"),

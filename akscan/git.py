@@ -353,3 +353,26 @@ def tree_entries(repo: Repo, tree: str) -> Iterator[tuple[str, str, bytes]]:
             info, _, path = record.partition(b"\t")
             mode, _kind, oid = info.decode("ascii").split(" ")
             yield mode, oid, path
+
+
+def resolve(repo: Repo, rev: str) -> str | None:
+    """The commit `rev` names (a branch, tag, sha, HEAD~2, stash@{1}), or None."""
+    try:
+        out = run(repo.cwd, ["rev-parse", "--verify", "--quiet", "--end-of-options",
+                             f"{rev}^{{commit}}"], env=repo.env)
+    except GitError:
+        return None
+    return out.decode("ascii", "replace").strip() or None
+
+
+def is_date(repo: Repo, text: str) -> bool:
+    """Whether git reads `text` as a date. git takes any text, and what it cannot read means
+    'now': so a text that gives 'now' must say so ('now', 'today', ...)."""
+    def stamp(value: str) -> int:
+        out = run(repo.cwd, ["rev-parse", f"--since={value}"], env=repo.env).decode()
+        return int(out.strip().partition("=")[2] or 0)
+
+    if not text.strip():
+        return False
+    got, now = stamp(text), stamp("now")
+    return abs(got - now) > 2 or text.strip().lower() in ("now", "today", "0 seconds ago")

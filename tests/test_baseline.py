@@ -132,3 +132,62 @@ def test_malformed_baseline_is_a_one_line_error(
     assert main(["scan", str(tmp_path), "--baseline", str(base)]) == 2
     err = capsys.readouterr().err
     assert problem in err and err.count("\n") == 1
+
+
+# --- paths anchored at the repository root, wherever the scan starts (issue 11) -----------
+
+
+def project_with_keys(root: Path) -> dict[str, str]:
+    """A git work tree with a key in app/config.env and one in app/sub/deep.env."""
+    (root / ".git").mkdir(parents=True)
+    texts = {}
+    for name in ("app/config.env", "app/sub/deep.env"):
+        text, key, _ = credentials()
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+        texts[name] = key
+    return texts
+
+
+@pytest.mark.parametrize(("cwd", "target"), [
+    (".", "app"), (".", "app/sub"), ("app", "."), ("app/sub", "."), (".", "app/config.env"),
+    ("app", "sub/deep.env"), (".", "."),
+])
+def test_a_baseline_made_at_the_root_matches_wherever_the_scan_starts(
+    cwd: str, target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project_with_keys(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main(["baseline"]) == 0
+    assert (tmp_path / ".akscan-baseline.json").is_file()
+    monkeypatch.chdir(tmp_path / cwd)
+    code, findings, err = report(capsys, "scan", target)
+    assert (code, findings) == (0, []), err
+    assert "suppressed" in err
+
+
+def test_a_baseline_made_from_a_subfolder_is_written_at_the_root_with_root_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project_with_keys(tmp_path)
+    monkeypatch.chdir(tmp_path / "app")
+    assert main(["baseline", "sub"]) == 0
+    document = json.loads((tmp_path / ".akscan-baseline.json").read_text())
+    assert [e["path"] for e in document["findings"]] == ["app/sub/deep.env"] * 2
+    monkeypatch.chdir(tmp_path)
+    code, findings, _ = report(capsys, "scan", ".")
+    assert code == 1
+    assert {f["path"] for f in findings} == {"app/config.env"}
+
+
+def test_a_root_baseline_also_serves_history_of_the_same_repository(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, _, _ = credentials()
+    repo.commit("add", {"app/config.env": text})
+    monkeypatch.chdir(repo.path / "app")
+    assert main(["baseline", "."]) == 0
+    assert (repo.path / ".akscan-baseline.json").is_file()
+    code, findings, err = report(capsys, "history")
+    assert (code, findings) == (0, []), err

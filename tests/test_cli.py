@@ -303,9 +303,11 @@ def test_no_color_environment_keeps_plain_output(
 @pytest.mark.parametrize(("line", "reason"), [
     ('access_key_id = "{key}"  # akscan:allow', "akscan:allow"),
     ('const id = "{key}"; // gitleaks:allow', "gitleaks:allow"),
+    ('key_id: "{key}"  # trufflehog:ignore', "trufflehog:ignore"),
+    ('"akid": "{key}", // kingfisher:ignore', "kingfisher:ignore"),
     ('ACCESS_KEY_ID = "{key}"  # pragma: allowlist secret', "pragma: allowlist secret"),
     ('# akscan:allow-next-line\naccess_key_id = "{key}"', "akscan:allow-next-line"),
-], ids=["akscan", "gitleaks", "detect-secrets", "next-line"])
+], ids=["akscan", "gitleaks", "trufflehog", "kingfisher", "detect-secrets", "next-line"])
 def test_inline_marker_suppresses_the_finding(
     tmp_path: Path, scan_json: ScanJson, run_cli: RunCli, line: str, reason: str
 ) -> None:
@@ -413,12 +415,15 @@ def test_pyproject_tool_akscan_table_is_read(
     assert reported(findings, project) == {"src_id"}
 
 
-def test_config_in_the_current_directory_is_used(
+def test_config_in_the_current_directory_does_not_apply_to_another_path(
     tmp_path: Path, project: dict[str, str], scan_json: ScanJson, empty_cwd: Path
 ) -> None:
+    # Settings belong to the scanned repository (issue 11): standing in project A and scanning
+    # B must not apply A's settings to B.
     write(empty_cwd / ".akscan.toml", 'disable = ["alibaba-access-key-id"]\n')
-    _, findings, _ = scan_json(tmp_path / "src")
-    assert reported(findings, project) == {"src_secret"}
+    _, findings, err = scan_json(tmp_path / "src")
+    assert reported(findings, project) == {"src_id", "src_secret"}
+    assert "no settings file" in err
 
 
 def test_explicit_config_option(

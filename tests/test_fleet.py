@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -79,9 +78,14 @@ def test_rerun_with_nothing_changed_scans_no_commit_and_reports_the_same(
 
     assert code == 1
     assert locations(again) == locations(first)
-    # The repository with a missing blob is now scanned in part (status "partial"), so it is
-    # retried on every run until it is whole again: its own commits may count as new.
-    assert re.search(r", \d+ new commits, 0\.0 MB scanned, 0 new location\(s\)", err), err
+    assert "0 new location(s)" in err
+    # A repository scanned whole scans no commit again; the one with a missing blob (scanned in
+    # part) is retried on every run until it is whole again.
+    commits = {r["repository"]: r["commits"] for r in again["repositories"]
+               if r["status"] == "scanned"}
+    assert set(commits.values()) == {0} and len(commits) == 4
+    assert {r["repository"] for r in again["repositories"] if r["status"] == "partial"} == \
+        {fleet.broken}
 
 
 def test_new_commit_is_scanned_alone_and_its_key_found(
@@ -98,8 +102,10 @@ def test_new_commit_is_scanned_alone_and_its_key_found(
     assert code == 1
     found = [f for f in report["findings"] if f["secret_sha256"] == sha(pair[1])]
     assert [(f["repository"], f["commit"]) for f in found] == [(url_four, commit)]
-    # (the partially readable repository is retried each run, so its commits count as new too)
     assert "2 new location(s)" in err
+    commits = {r["repository"]: r["commits"] for r in report["repositories"]
+               if r["status"] == "scanned"}
+    assert commits == {name: int(name == url_four) for name in commits}
 
 
 def test_force_push_and_deleted_branch_lose_nothing_found(
@@ -150,6 +156,7 @@ def test_a_repository_split_in_shares_gives_what_one_task_gives(
                             *fleet.names)
 
     assert locations(split) == locations(whole)
+    assert split["credentials"] == whole["credentials"]  # introduced and still present alike
 
 
 def test_report_from_the_store_needs_no_scan(
@@ -279,3 +286,24 @@ def test_a_repository_removed_key_is_not_present_at_head(
     _, report, _ = run_fleet(run_cli, tmp_path / "c", str(repo.path))
 
     assert {f["present_at_head"] for f in report["findings"]} == {False}
+
+
+def test_history_of_a_url_goes_through_the_mirror_cache(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    repo = Repo(tmp_path / "origin")
+    first = new_key()
+    repo.commit("one", {"a.env": env_file(*first)})
+    url = repo.path.as_uri()
+    assert run_cli(["history", url, "-q"])[0] == 1
+    second = new_key()
+    commit = repo.commit("two", {"b.env": env_file(*second)})
+
+    code, out, _ = run_cli(["history", url, "--format", "json"])  # fetched, not cloned again
+
+    assert code == 1
+    assert {f["commit"] for f in json.loads(out)["findings"]
+            if f["secret_sha256"] == sha(second[0])} == {commit}
+    mirrors = (tmp_path / "xdg" / "akscan" / "mirrors").glob("origin-*")
+    assert len([m for m in mirrors if m.is_dir()]) == 1

@@ -305,7 +305,8 @@ def test_ranges_since_and_branch_limit_the_commits(
 
     assert sha(old_secret) not in secrets(str(repo.path), "main..feature")
     assert sha(new_secret) in secrets(str(repo.path), "main..feature")
-    assert secrets(str(repo.path), "--since", base) == secrets(str(repo.path), "main..feature")
+    assert secrets(str(repo.path), f"{base}..feature") == secrets(str(repo.path),
+                                                                   "main..feature")
     assert sha(new_secret) not in secrets(str(repo.path), "--branch", "main")
     assert sha(old_secret) in secrets(str(repo.path), "--branch", "main")
     monkeypatch.chdir(repo.path)  # REPO defaults to the current directory

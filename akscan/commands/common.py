@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -13,7 +14,7 @@ from typing import Any, TextIO
 
 from akscan import __version__, baseline, results, validate
 from akscan.allowlist import AllowlistFilter
-from akscan.config import Config, find_config, load_config, parse_size
+from akscan.config import Config, find_config, load_config, parse_size, search_dirs
 from akscan.detect.engine import Engine
 from akscan.errors import AkscanError, ConfigError
 from akscan.model import ID_KINDS, LIVE, UNKNOWN, VALIDATION_STATUSES, Finding
@@ -21,7 +22,7 @@ from akscan.report import FORMATS, ReportContext, output, reporters
 from akscan.report.credentials import group
 from akscan.report.output import ReportFile
 from akscan.rules import Rule, builtin_rules_dir, load_rules, merge_rules
-from akscan.terminal import say
+from akscan.terminal import escape_path, say
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +87,12 @@ def add_detection_options(parser: argparse.ArgumentParser) -> Any:
     """The detection options; returns their group so a command can add to it."""
     det = parser.add_argument_group("detection")
     det.add_argument("-c", "--config", metavar="FILE",
-                     help="settings file (default: .akscan.toml or pyproject.toml [tool.akscan])")
+                     help="settings file (default: .akscan.toml or pyproject.toml [tool.akscan] "
+                          "in the scanned directory or a parent up to its repository root)")
+    det.add_argument("--no-config", action="store_true",
+                     help="ignore the scanned repository's own settings and baseline (for "
+                          "untrusted code, whose settings could allowlist everything); "
+                          "--config and --baseline still apply")
     det.add_argument("--rules", metavar="PATH", action="append", default=[],
                      help="extra rule file or directory of *.toml rules (repeatable)")
     det.add_argument("--disable", metavar="RULE_ID", action="append", default=[],
@@ -96,33 +102,65 @@ def add_detection_options(parser: argparse.ArgumentParser) -> Any:
     return det
 
 
+# The commands whose report common.finish writes; the report file is prepared for them.
+_REPORTING_COMMANDS = frozenset({"scan", "history", "staged"})
+
+
 def settings(args: argparse.Namespace, places: Sequence[Path]) -> Config:
-    """The settings that apply; also checks, before any scan, what could fail only after it:
+    """The settings that apply to a scan of `places` (the scanned directories): `--config`,
+    else the first settings file from each place up to its repository root, else defaults;
+    none with `--no-config`. Also checks, before any scan, what could fail only after it:
     validation options and the report file (`-o`), which is prepared here."""
     if validate.from_args(args) is not None:
         validate.require_sdk()
-    if hasattr(args, "format") and getattr(args, "report_file", None) is None:
+    if args.command in _REPORTING_COMMANDS and getattr(args, "report_file", None) is None:
         args.report_file = output.open_report(args.output)
     if args.config:
         path = Path(args.config)
         if not path.is_file():
-            raise ConfigError(f"{path}: configuration file not found")
-        return load_config(path)
-    found = find_config(list(places))
-    return load_config(found) if found else Config()
+            raise ConfigError(f"{escape_path(str(path))}: configuration file not found")
+    else:
+        found = None if getattr(args, "no_config", False) else find_config(list(places))
+        if found is None:
+            return Config(anchor=str(home(places)))
+        path = found
+    config = load_config(path)
+    return dataclasses.replace(config, anchor=str(home([path.parent], places)))
 
 
-def load_baseline(
-    args: argparse.Namespace, places: Sequence[Path]
-) -> frozenset[baseline.Fingerprint] | None:
-    """`--baseline FILE`, else a baseline file found in `places`, else None."""
+def home(places: Sequence[Path], fallback: Sequence[Path] = ()) -> Path:
+    """The folder paths in settings and baselines are relative to: the root of the repository
+    holding the first of `places`; outside any repository, the first of `fallback`'s roots
+    (the scanned target's), else the place itself."""
+    first = search_dirs(places[0])
+    if os.path.lexists(first[-1] / ".git") or not fallback:
+        return first[-1]
+    return home(fallback)
+
+
+def load_baseline(args: argparse.Namespace, places: Sequence[Path]) -> baseline.Baseline | None:
+    """`--baseline FILE`, else a baseline file found from `places` up to the repository root
+    (not with `--no-config`), else None."""
     if args.baseline:
-        return baseline.load(Path(args.baseline))
+        path = Path(args.baseline)
+        return baseline.load(path, str(home([path.parent], places)))
+    if getattr(args, "no_config", False):
+        return None
     for place in places:
-        candidate = place / baseline.DEFAULT_NAME
-        if candidate.is_file():
-            return baseline.load(candidate)
+        for folder in search_dirs(place):
+            candidate = folder / baseline.DEFAULT_NAME
+            if candidate.is_file():
+                return baseline.load(candidate, str(home([folder], places)))
     return None
+
+
+def settings_note(args: argparse.Namespace, config: Config) -> str:
+    """Which settings applied, for the summary: the user must be able to tell."""
+    if config.source:
+        return f"settings {config.source}"
+    if getattr(args, "no_config", False):
+        return "no settings (--no-config)"
+    return "no settings file"
 
 
 def build_engine(args: argparse.Namespace, config: Config, concurrent: bool = False) -> Engine:
@@ -130,8 +168,10 @@ def build_engine(args: argparse.Namespace, config: Config, concurrent: bool = Fa
     extra = load_rules([*config.rules, *(Path(p) for p in args.rules)])
     rules = merge_rules(builtin, extra, [*config.disable, *args.disable])
     timeout = args.regex_timeout if args.regex_timeout is not None else config.regex_timeout
-    if timeout <= 0:
-        raise AkscanError("--regex-timeout must be more than 0 seconds")
+    if not math.isfinite(timeout) or timeout <= 0:
+        # an infinite wait is no deadline (and `regex` takes inf for an instant timeout)
+        raise AkscanError(f"--regex-timeout must be a finite number of seconds above 0, "
+                          f"not {timeout:g}")
     return Engine(rules, timeout=timeout, concurrent=concurrent)
 
 
@@ -164,15 +204,15 @@ def size_option(text: str) -> int:
 def finish(
     args: argparse.Namespace, config: Config, findings: Sequence[Finding], errors: Sequence[str],
     notes: Sequence[str], summary: str,
-    known: frozenset[baseline.Fingerprint] | None = None,
+    known: baseline.Baseline | None = None,
     *, rules: Sequence[Rule] = (), base_dir: str | None = None,
 ) -> int:
     """Apply the allowlist and baseline, write the report, print errors and the summary; the
     exit code. `rules` are all the rules that ran; `base_dir` is the directory finding paths are
     relative to."""
-    findings = AllowlistFilter(config.allowlist).apply(findings)
+    findings = AllowlistFilter(config.allowlist, config.anchor, base_dir).apply(findings)
     if known:
-        findings = baseline.apply(findings, known)
+        findings = baseline.apply(findings, known, base_dir)
     options = validate.from_args(args)
     wanted = _wanted_results(args, options is not None)
     if options is not None:
@@ -205,7 +245,7 @@ def finish(
         problems = f", {len(errors)} not scanned or incomplete" if errors else ""
         verdict = (f"{len(group(active))} credential(s) found ({len(active)} finding(s))"
                    if active else "no credentials found")
-        say(f"{verdict}{extra}{problems} ({summary})")
+        say(f"{verdict}{extra}{problems} ({summary}; {settings_note(args, config)})")
         if options is not None:
             say(_validation_summary(validated))
     return _exit_code(args, active, errors)

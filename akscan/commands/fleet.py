@@ -143,7 +143,7 @@ def _tell(result: Result, name: str, verbose: bool) -> None:
 
 
 def _finish(args: argparse.Namespace, config: Any, store: Store, keys: Sequence[str] | None,
-            summary: str, known: frozenset[baseline.Fingerprint] | None) -> int:
+            summary: str, known: baseline.Baseline | None) -> int:
     """Report every finding the store holds for these repositories; the exit code."""
     rows = store.repositories(keys)
     statuses = [RepoStatus(r.name, r.status, r.reason, r.commits, r.blobs) for r in rows]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,21 +33,25 @@ akscan: push blocked: the commits being pushed contain credentials (listed above
   - load credentials at run time instead: environment variables, a credentials file, or on ECS
     an instance RAM role;
   - if the key was ever pushed or shared anywhere, disable and rotate it in the RAM console now;
-  - if it is not a real credential, mark the line with an 'akscan:allow' comment.
+  - if it is not a real credential: an 'akscan:allow' comment cannot change a commit already
+    made, so accept it in the baseline instead ('akscan baseline --history' at the repository
+    root, then commit .akscan-baseline.json), or list its secret_sha256 under
+    [allowlist] fingerprints in .akscan.toml.
 """
 
 
 def add_parser(commands: Any) -> None:
     parser = commands.add_parser(
         "history", help="scan every commit of a git repository for credentials",
-        description="Scan git history: by default every commit reachable from any ref "
-                    "(branches, tags, remote-tracking refs, stash). Each finding names the "
-                    "commit that introduced it. REPO defaults to the current directory; A..B "
-                    "ranges limit the commits scanned.",
+        description="Scan git history: by default everything reachable from any ref "
+                    "(branches, tags, remote-tracking refs, the stash list), commit and tag "
+                    "messages included. Each finding names the commit that introduced it. "
+                    "REPO defaults to the current directory; revisions select commits as "
+                    "for git log (main, v1.0, main..feature, ^old).",
     )
-    parser.add_argument("targets", nargs="*", metavar="REPO | A..B",
-                        help="the repository (default: .) and/or revision ranges such as "
-                             "main..feature")
+    parser.add_argument("targets", nargs="*", metavar="REPO | REV",
+                        help="the repository (default: .) and/or revisions as for git log: a "
+                             "branch, tag or commit, or a range such as main..feature")
     add_history_options(parser)
     add_common_options(parser)
     parser.set_defaults(run=run)
@@ -57,13 +61,20 @@ def add_history_options(parser: argparse.ArgumentParser, selection_only: bool = 
     """Which commits to scan and how; `selection_only` leaves out --pre-push and the sizing
     options (for a command that has them already)."""
     group = parser.add_argument_group("history")
-    group.add_argument("--since", metavar="REV",
-                       help="only commits not reachable from REV (e.g. the last scanned commit)")
+    group.add_argument("--since", "--after", metavar="DATE",
+                       help="only commits more recent than DATE, as git log --since "
+                            "(2024-01-31, '2 weeks ago'); for commits not reachable from a "
+                            "commit C, give the range C..")
+    group.add_argument("--until", "--before", metavar="DATE",
+                       help="only commits older than DATE, as git log --until")
     group.add_argument("--branch", metavar="REV", action="append", default=[],
                        help="only commits reachable from this branch, tag or commit "
                             "(repeatable; default: all refs)")
     if selection_only:
         return
+    group.add_argument("--exclude", metavar="GLOB", action="append", default=[],
+                       help="skip paths matching this gitignore-style pattern, from the "
+                            "repository root (repeatable; added to the exclude setting)")
     group.add_argument("--pre-push", action="store_true",
                        help="scan only the commits being pushed (pre-commit's "
                             "PRE_COMMIT_FROM_REF/TO_REF, or git's pre-push input on stdin)")
@@ -75,7 +86,7 @@ def add_history_options(parser: argparse.ArgumentParser, selection_only: bool = 
 
 def run(args: argparse.Namespace) -> int:
     repo, ranges = open_target(args.targets)
-    revisions = pre_push_revisions(repo) if args.pre_push else revisions_for(args, ranges)
+    revisions = pre_push_revisions(repo) if args.pre_push else revisions_for(args, ranges, repo)
     places = places_for(repo)
     config = settings(args, places)
     known = load_baseline(args, places)
@@ -88,16 +99,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def open_target(targets: Sequence[str]) -> tuple[Repo, list[str]]:
-    """The repository named among the positional arguments, and the ranges."""
+    """The repository named among the positional arguments, and the revisions."""
     from akscan import git
 
-    repo_path, ranges = split_targets(targets)
-    return git.open_repo(repo_path, explicit=repo_path != "."), ranges
+    repo_path, revisions = split_targets(targets)
+    from akscan.fleet import repos
+
+    if repos.is_url(repo_path):  # cloned as a mirror into the cache, as the fleet scan does
+        return repos.open_spec(repos.spec_for(repo_path), repos.default_cache()), revisions
+    try:
+        return git.open_repo(repo_path, explicit=repo_path != "."), revisions
+    except AkscanError:
+        if repo_path == "." and revisions:  # `akscan history some/dir` outside a repository
+            raise AkscanError(f"{revisions[0]}: no such directory, and no git repository here "
+                              "to look it up in as a revision") from None
+        raise
 
 
 def places_for(repo: Repo) -> list[Path]:
-    """Where settings and a baseline are looked for: the repository's root, then `.`."""
-    return [Path(repo.toplevel or repo.cwd), Path.cwd()]
+    """Where settings and a baseline are looked for: the repository's root (for a bare one, its
+    folder), never the current directory, which may be another project (issue 11)."""
+    return [Path(repo.toplevel or repo.cwd)]
 
 
 def collect(args: argparse.Namespace, config: Config, repo: Repo,
@@ -109,7 +131,8 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
     # History scans blobs in threads, so the engine releases the GIL while matching.
     engine = build_engine(args, config, concurrent=jobs > 1)
     options = HistoryOptions(max_file_size=args.max_file_size or config.max_file_size,
-                             jobs=jobs)
+                             jobs=jobs, exclude=excluder([*config.exclude, *args.exclude]),
+                             since=args.since, until=args.until)
     if repo.shallow:
         print("akscan: warning: shallow clone: history is partial; commits before the shallow "
               "boundary are not scanned and files at the boundary are reported as introduced "
@@ -144,31 +167,67 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
 
 
 def split_targets(targets: Sequence[str]) -> tuple[str, list[str]]:
-    """The repository and the revision ranges among the positional arguments."""
-    repo: str | None = None
-    ranges: list[str] = []
-    for target in targets:
-        if repo is None and not ranges and os.path.isdir(target):
-            repo = target  # even '../project', which also looks like a range
-        elif ".." in target or target.startswith("^"):
-            ranges.append(target)
-        elif repo is None:
-            repo = target
-        else:
-            raise AkscanError(f"{target}: expected a range such as A..B after the repository "
-                              "(use --branch for a single branch)")
-    return repo or ".", ranges
+    """The repository and the revisions among the positional arguments: the first one is the
+    repository if it is a directory or a git URL, everything else is a revision (as for git log)."""
+    from akscan.fleet.repos import is_url
+
+    if targets and (os.path.isdir(targets[0]) or is_url(targets[0])):
+        return targets[0], list(targets[1:])  # even '../project', which also looks like a range
+    return ".", list(targets)
 
 
-def revisions_for(args: argparse.Namespace, ranges: Sequence[str]) -> list[str]:
-    """git log revision arguments for the options given."""
-    for rev in [*ranges, *args.branch, *([args.since] if args.since else [])]:
+def revisions_for(args: argparse.Namespace, revisions: Sequence[str],
+                  repo: Repo | None = None) -> list[str]:
+    """git log revision arguments for the options given; each one is checked against `repo`,
+    so a typo is an error rather than an empty scan."""
+    for rev in [*revisions, *args.branch]:
         if rev.lstrip("^").startswith("-"):
             raise AkscanError(f"{rev}: not a revision")
-    revisions = [*ranges, *args.branch] or ["--all"]
-    if args.since:
-        revisions += ["--not", args.since]
-    return revisions
+    if repo is not None:
+        for rev in [*revisions, *args.branch]:
+            _check_revision(repo, rev)
+        for option in ("since", "until"):
+            _check_date(repo, option, getattr(args, option))
+    return [*revisions, *args.branch] or ["--all"]
+
+
+def _check_revision(repo: Repo, rev: str) -> None:
+    from akscan import git
+
+    ends = [rev.lstrip("^")]
+    for dots in ("...", ".."):
+        if dots in rev:
+            ends = [end for end in rev.split(dots, 1) if end]  # A.. means A..HEAD
+            break
+    for end in ends:
+        if git.resolve(repo, end) is None:
+            raise AkscanError(f"{rev}: no such directory, and not a revision of the repository "
+                              f"in {repo.toplevel or repo.cwd}")
+
+
+def _check_date(repo: Repo, option: str, value: str | None) -> None:
+    """git reads any text as a date (an unreadable one as 'now'): refuse what it cannot read,
+    and a commit given where a date is expected (what --since meant before)."""
+    from akscan import git
+
+    if value is None:
+        return
+    if git.resolve(repo, value) is not None:
+        raise AkscanError(f"--{option} {value}: takes a date, as git log does; for the commits "
+                          f"not reachable from {value}, give the range {value}..")
+    if not git.is_date(repo, value):
+        raise AkscanError(f"--{option} {value}: not a date git can read (try 2024-01-31 or "
+                          "'2 weeks ago')")
+
+
+def excluder(patterns: Sequence[str]) -> Callable[[str], bool] | None:
+    """A test for paths (from the repository root) that match gitignore-style `patterns`."""
+    if not patterns:
+        return None
+    import pathspec
+
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    return spec.match_file
 
 
 def pre_push_revisions(repo: Repo) -> list[str]:

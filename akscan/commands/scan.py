@@ -58,12 +58,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def places_for(paths: list[str]) -> list[Path]:
-    """Where settings and a baseline are looked for: the first path's directory, then `.`."""
+    """Where settings and a baseline are looked for: from the first path's directory up to its
+    repository root; never the current directory as such (issue 11)."""
     for path in paths:
         if not os.path.lexists(path):
             raise AkscanError(f"{path}: no such file or directory")
     first = Path(paths[0])
-    return [first if first.is_dir() else first.parent, Path.cwd()]
+    return [first if first.is_dir() else first.parent]
 
 
 def collect(args: argparse.Namespace, config: Config) -> Outcome:

@@ -42,6 +42,9 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("files", nargs="*", metavar="FILE",
                         help="files to scan (default: every staged change)")
+    parser.add_argument("--exclude", metavar="GLOB", action="append", default=[],
+                        help="skip paths matching this gitignore-style pattern, from the "
+                             "repository root (repeatable; added to the exclude setting)")
     parser.add_argument("--max-file-size", metavar="SIZE", type=size_option,
                         help="report larger files as not scanned (default: 50MB)")
     add_common_options(parser)
@@ -50,6 +53,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from akscan import git
+    from akscan.commands.history import excluder
     from akscan.pipeline.files import ContentResult, member_suffix, scan_stream
     from akscan.sources import archives
     from akscan.sources.blobs import read_blobs
@@ -60,16 +64,23 @@ def run(args: argparse.Namespace) -> int:
     repo = git.open_repo(".")
     if repo.toplevel is None:
         raise AkscanError("akscan staged needs a work tree (this is a bare repository)")
-    places = [Path(repo.toplevel), Path.cwd()]
+    places = [Path(repo.toplevel)]  # the repository's settings, wherever the hook runs from
     config = settings(args, places)
     known = load_baseline(args, places)
     engine = build_engine(args, config)
     max_size = args.max_file_size or config.max_file_size
     notes: list[str] = []
     entries = staged_blobs(repo, args.files, notes)
+    excluded = excluder([*config.exclude, *args.exclude])
+    skipped = 0
     paths: dict[str, list[str]] = {}
     for path, oid in entries:
-        paths.setdefault(oid, []).append(display(path))
+        shown = display(path)
+        if excluded is not None and excluded(shown):
+            skipped += 1
+            notes.append(f"{shown}: excluded by the exclude setting or --exclude")
+            continue
+        paths.setdefault(oid, []).append(shown)
     errors: list[str] = []
     findings: list[Finding] = []
     scanned = 0
@@ -95,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     scan_stream(blobs, engine, 1 if len(paths) < 8 else config.jobs, lambda oid: paths[oid][0],
                 handle, archives.Limits(max_member=max_size))
     summary = f"{scanned} staged files in {time.monotonic() - started:.2f}s"
+    if skipped:
+        summary += f"; {skipped} excluded"
     code = finish(args, config, findings, errors, notes, summary, known, rules=engine.rules,
                   base_dir=repo.toplevel)
     if code == 1:

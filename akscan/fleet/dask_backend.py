@@ -20,7 +20,7 @@ CONNECT_TIMEOUT = "30s"
 class DaskBackend:
     def __init__(self, address: str) -> None:
         try:
-            from distributed import Client
+            from distributed import Client, as_completed
         except ImportError:
             raise AkscanError("--dask needs the Dask distributed package: "
                               "pip install 'akscan[dask]'") from None
@@ -28,17 +28,20 @@ class DaskBackend:
             self._client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise AkscanError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        # every submitted task, handed back as it finishes
+        self._completed = as_completed([], loop=self._client.loop)
 
     def submit(self, job: Job) -> Any:
         from akscan.fleet.runner import RETRIES
 
         # pure=False: the same repository scanned twice must run twice (it may have changed).
-        return self._client.submit(scan_repository, job, retries=RETRIES, pure=False)
+        future = self._client.submit(scan_repository, job, retries=RETRIES, pure=False)
+        self._completed.add(future)
+        return future
 
     def wait(self, pending: set[Any]) -> Iterable[Any]:
-        from distributed import wait
-
-        return wait(list(pending), return_when="FIRST_COMPLETED").done
+        first = next(self._completed)
+        return [first, *self._completed.next_batch(block=False)]
 
     def result(self, handle: Any, job: Job) -> Result:
         try:

@@ -20,6 +20,8 @@ def present_at_head(repo: git.Repo, head: str, paths: Iterable[str], engine: Eng
                     max_size: int) -> dict[str, list[str]]:
     """Finding path -> fingerprints found there at `head` (archive members as `a.zip!m`)."""
     wanted = {path.partition("!")[0] for path in paths}
+    if not wanted:
+        return {}
     blobs = {}
     with git.Process(repo, ["ls-tree", "-r", "-z", "--full-tree", head]) as listing:
         for entry in git.nul_fields(listing.stdout):

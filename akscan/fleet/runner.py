@@ -119,12 +119,18 @@ def merge(results: Sequence[Result]) -> Result:
         if seen.setdefault(place, commit) == commit:
             findings.append(finding)
     errors = [e for r in ordered for e in r.errors]
+    present: dict[str, list[str]] | None = None
+    for r in ordered:
+        if r.present is not None:
+            present = present or {}
+            for path, shas in r.present.items():
+                present[path] = sorted({*present.get(path, ()), *shas})
     return Result(
         first.key, PARTIAL if errors else first.status,
         reason=next((r.reason for r in ordered if r.reason), ""), tips=first.tips,
         head=first.head, commits=max(r.commits for r in ordered),
         blobs=max(r.blobs for r in ordered), bytes=sum(r.bytes for r in ordered),
-        findings=findings, errors=errors, present=first.present,
+        findings=findings, errors=errors, present=present,
         seconds=sum(r.seconds for r in ordered))
 
 

@@ -119,8 +119,10 @@ def _scan(job: Job) -> Result:
     if job.shard[1] > 1:
         wanted = {dict(f.origin).get("commit", "") for f in findings}
         result.order = _commit_order(repo, revisions, wanted)
-    if job.shard[0] == 0 and head is not None and (head != job.previous_head or findings):
-        paths = {*job.known_paths, *(f.path for f in findings)}
+    if head is not None and (head != job.previous_head or findings):
+        # Each share looks at the paths of its own findings; the first also at those stored.
+        known = job.known_paths if job.shard[0] == 0 else ()
+        paths = {*known, *(f.path for f in findings)}
         result.present = present_at_head(repo, head, paths, engine, job.max_file_size)
     return result
 

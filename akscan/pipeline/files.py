@@ -70,6 +70,8 @@ def scan_paths(
     stats = ScanStats()
     walk_stats = WalkStats()
     items = list(_items(paths, options, walk_stats, stats.notes))
+    if len(paths) > 1:
+        items = _unique(items)
     findings: list[Finding] = []
 
     def handle(result: ContentResult) -> None:
@@ -131,6 +133,19 @@ def report_base(paths: Sequence[str]) -> str:
 
 def _single_dir(paths: Sequence[str]) -> bool:
     return len(paths) == 1 and os.path.isdir(paths[0])
+
+
+def _unique(items: Sequence[FileItem]) -> list[FileItem]:
+    """Each file once, however many named paths reach it (`a.env ./a.env`, `dir dir/a.env`, a
+    symlinked spelling): otherwise every finding would be reported twice (issue 11)."""
+    seen: set[str] = set()
+    out = []
+    for item in items:
+        key = os.path.realpath(item.fs_path)
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    return out
 
 
 def _items(

@@ -66,6 +66,8 @@ class HistoryOptions:
     # workers can split one large repository (the fleet scan); the caller merges the shares'
     # findings.
     shard: tuple[int, int] = (0, 1)
+    since: str | None = None  # only commits more recent than this date, as git log --since
+    until: str | None = None  # only commits older than this date, as git log --until
 
 
 def scan_history(
@@ -74,8 +76,9 @@ def scan_history(
 ) -> tuple[list[Finding], HistoryStats]:
     """Findings in the commits `revisions` selects (git log syntax), oldest commit first.
 
-    With `--all` among the revisions, everything reachable from a ref is scanned: also the
-    stash list, annotated tags' messages, and trees and blobs that tags point at.
+    With `--all` among the revisions (and no date limits), everything reachable from a ref is
+    scanned: also the stash list, annotated tags' messages, and trees and blobs that tags point
+    at.
     """
     started = time.monotonic()
     stats = HistoryStats()
@@ -85,10 +88,14 @@ def scan_history(
     oversized: list[tuple[str, int]] = []
     missing: list[str] = []
     beyond = Beyond()
-    if "--all" in revisions:
+    if "--all" in revisions and options.since is None and options.until is None:
         beyond = beyond_commits(repo, options.max_file_size,
                                 lambda oid, size: oversized.append((oid, size)), missing.append)
         revisions = [*revisions, *beyond.stash]
+    if options.since is not None:
+        revisions = [f"--since={options.since}", *revisions]
+    if options.until is not None:
+        revisions = [f"--until={options.until}", *revisions]
     messages: set[str] = set()  # commit and tag ids whose message is being scanned
     registered = 0  # listing entries that are messages, not blobs
 

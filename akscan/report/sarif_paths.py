@@ -71,8 +71,16 @@ def source_root(base: Path) -> Path:
 
     GitHub resolves result URIs against the root of the checkout, whatever directory was scanned.
     """
+    if _is_bare_repository(base):  # a mirror's history: paths are from its root
+        return base
     for candidate in (base, *base.parents):
         if (candidate / ".git").exists():
             return candidate
     cwd = Path.cwd().resolve()
     return cwd if cwd == base or cwd in base.parents else base
+
+
+def _is_bare_repository(path: Path) -> bool:
+    """A bare repository's folder (`mirror.git`): HEAD, objects/ and refs/, no work tree."""
+    return ((path / "HEAD").is_file() and (path / "objects").is_dir()
+            and (path / "refs").is_dir())
