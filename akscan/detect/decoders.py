@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
-from typing import Optional
 
 from akscan.detect import codec
 from akscan.detect.limits import MAX_HITS_KEPT
@@ -32,7 +31,7 @@ from akscan.rules import Rule
 MAX_DEPTH = 2
 # Where each keyword or (lower-cased) encoded form of one occurs in a text, as the prefilter
 # finds them; None where the offsets are not known (they are then searched for).
-Hits = Mapping[bytes, Optional[Sequence[int]]]
+Hits = Mapping[bytes, Sequence[int] | None]
 HitsOf = Callable[[str], Hits]
 
 # The shortest encoded form of a keyword searched for: shorter ones turn up by chance in every
