@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
 def _scan(args: argparse.Namespace, config: Any, store: Store, specs: Sequence[repos.RepoSpec],
           cache: Path) -> str:
     from akscan.fleet import runner
+    from akscan.fleet.changes import unchanged
     from akscan.fleet.progress import Progress
 
     if args.jobs < 1:
@@ -117,9 +118,16 @@ def _scan(args: argparse.Namespace, config: Any, store: Store, specs: Sequence[r
             previous=() if args.full else previous.tips, previous_head=previous.head,
             known_paths=previous.paths, split_bytes=args.split_size))
     names = {s.key: s.name for s in specs}
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    same = set() if args.full else unchanged(jobs, cache)
+    for job in jobs:
+        if job.spec.key in same:  # exactly as last scanned: nothing to do, nothing lost
+            store.record(job.spec.key, names[job.spec.key],
+                         Result(job.spec.key, SCANNED, tips=job.previous,
+                                head=job.previous_head), now)
+    jobs = [job for job in jobs if job.spec.key not in same]
     progress = Progress(len(jobs)) if sys.stderr.isatty() and not args.quiet else None
     counts = {"added": 0, "commits": 0, "bytes": 0}
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     try:
         for _job, result in runner.run(jobs, runner.make_backend(args.jobs, args.dask)):
             added = store.record(result.key, names[result.key], result, now)
@@ -132,7 +140,8 @@ def _scan(args: argparse.Namespace, config: Any, store: Store, specs: Sequence[r
     finally:
         if progress is not None:
             progress.clear()
-    return (f"{len(jobs)} repositories, {counts['commits']} new commits, "
+    return (f"{len(specs)} repositories ({len(same)} unchanged), "
+            f"{counts['commits']} new commits, "
             f"{counts['bytes'] / 1e6:.1f} MB scanned, {counts['added']} new location(s)")
 
 
