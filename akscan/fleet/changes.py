@@ -8,47 +8,50 @@ the coordinator; only the repositories that changed become tasks for the workers
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from akscan import git
 from akscan.errors import AkscanError
-from akscan.fleet.task import Job
+from akscan.fleet.repos import RepoSpec
+from akscan.fleet.store import Previous
 
 THREADS = 16
 
 
-def unchanged(jobs: Sequence[Job], cache: Path) -> set[str]:
-    """The keys of the jobs whose repository is exactly as last scanned (never scanned: no)."""
-    asked = [job for job in jobs if job.previous]
+def unchanged(specs: Sequence[RepoSpec], previous: Mapping[str, Previous], cache: Path,
+              timeout: float) -> set[str]:
+    """The keys of the repositories exactly as last scanned (never scanned: not unchanged)."""
+    asked = [spec for spec in specs if previous[spec.key].tips]
     if not asked:
         return set()
     cache.mkdir(parents=True, exist_ok=True)
+
+    def same(spec: RepoSpec) -> bool:
+        try:
+            if spec.remote:
+                return _remote_same(spec, previous[spec.key], cache, timeout)
+            return _local_same(spec, previous[spec.key])
+        except (AkscanError, OSError, UnicodeDecodeError):
+            return False  # the task will say what is wrong
+
     with ThreadPoolExecutor(min(THREADS, len(asked)), "akscan-ls-remote") as pool:
-        same = pool.map(lambda job: _same(job, cache), asked)
-        return {job.spec.key for job, yes in zip(asked, same) if yes}
+        return {spec.key for spec, yes in zip(asked, pool.map(same, asked)) if yes}
 
 
-def _same(job: Job, cache: Path) -> bool:
-    try:
-        return _remote_same(job, cache) if job.spec.remote else _local_same(job)
-    except (AkscanError, OSError, UnicodeDecodeError):
-        return False  # the task will say what is wrong
-
-
-def _remote_same(job: Job, cache: Path) -> bool:
-    out = git.run_remote(str(cache), ["ls-remote", "--", job.spec.location],
-                         job.network_timeout).decode("utf-8", "replace")
+def _remote_same(spec: RepoSpec, previous: Previous, cache: Path, timeout: float) -> bool:
+    out = git.run_remote(str(cache), ["ls-remote", "--", spec.location],
+                         timeout).decode("utf-8", "replace")
     # A peeled tag (`ref^{}`) is left out: the tag object itself is listed too.
     shas = {line.partition("\t")[0] for line in out.splitlines() if not line.endswith("^{}")}
-    return shas == set(job.previous)
+    return shas == set(previous.tips)
 
 
-def _local_same(job: Job) -> bool:
-    out = git.run(job.spec.location, ["rev-parse", "HEAD", "--all"], env=_isolated())
+def _local_same(spec: RepoSpec, previous: Previous) -> bool:
+    out = git.run(spec.location, ["rev-parse", "HEAD", "--all"], env=_isolated())
     head, *refs = out.decode("ascii").split()
-    return head == job.previous_head and {head, *refs} == set(job.previous)
+    return head == previous.head and {head, *refs} == set(previous.tips)
 
 
 def _isolated() -> dict[str, str]:
