@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,8 +139,9 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise fail("jobs", "expected a whole number of at least 1")
     timeout = data.get("regex_timeout", defaults.regex_timeout)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise fail("regex_timeout", "expected a number of seconds above 0")
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+            or not math.isfinite(timeout) or timeout <= 0):
+        raise fail("regex_timeout", "expected a finite number of seconds above 0")
     gitignore = data.get("gitignore", True)
     if not isinstance(gitignore, bool):
         raise fail("gitignore", "expected true or false")

@@ -32,6 +32,10 @@ def add_parser(commands: Any) -> None:
                              "root of the scanned repository; - for standard output)")
     parser.add_argument("--history", action="store_true",
                         help="record what is in the git history instead of the files")
+    parser.add_argument("--import", metavar="FILE", dest="import_file",
+                        help="record only the findings that FILE had accepted: a gitleaks JSON "
+                             "report or .gitleaksignore, or a detect-secrets .secrets.baseline "
+                             "(see README for how each is matched)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary on standard error")
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="also explain every skipped file on standard error")
@@ -45,12 +49,13 @@ def add_parser(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from akscan import baseline
+    from akscan import baseline, baseline_import
     from akscan.allowlist import AllowlistFilter
     from akscan.commands import history, scan
     from akscan.report import output
-    from akscan.terminal import say
+    from akscan.terminal import escape_path, say
 
+    accepted = baseline_import.load(args.import_file) if args.import_file else None
     if args.history:
         repo, ranges = history.open_target(args.targets)
         places = history.places_for(repo)
@@ -73,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     findings = AllowlistFilter(config.allowlist, config.anchor,
                                outcome.base_dir).apply(outcome.findings)
     kept = [f for f in findings if not f.suppressed]
+    found = len(kept)
+    if accepted is not None:
+        kept = accepted.matched(
+            kept, lambda path: baseline.anchored(path, outcome.base_dir, str(anchor)))
     text = baseline.render(kept, outcome.base_dir, str(anchor))
     if target is None:
         output.write_stdout(lambda stream: stream.write(text))
@@ -88,4 +97,8 @@ def run(args: argparse.Namespace) -> int:
         where = "standard output" if target is None else destination
         say(f"wrote {count} fingerprint(s) of {len(kept)} finding(s) to {where} "
             f"({outcome.summary}; {settings_note(args, config)})")
+        if accepted is not None:
+            say(f"imported from {accepted.kind} {escape_path(args.import_file)}: "
+                f"{len(kept)} of {found} finding(s) matched its {accepted.entries} entr(ies); "
+                f"the other {found - len(kept)} will be reported")
     return 0

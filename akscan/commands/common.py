@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -164,8 +165,10 @@ def build_engine(args: argparse.Namespace, config: Config, concurrent: bool = Fa
     extra = load_rules([*config.rules, *(Path(p) for p in args.rules)])
     rules = merge_rules(builtin, extra, [*config.disable, *args.disable])
     timeout = args.regex_timeout if args.regex_timeout is not None else config.regex_timeout
-    if timeout <= 0:
-        raise AkscanError("--regex-timeout must be more than 0 seconds")
+    if not math.isfinite(timeout) or timeout <= 0:
+        # an infinite wait is no deadline (and `regex` takes inf for an instant timeout)
+        raise AkscanError(f"--regex-timeout must be a finite number of seconds above 0, "
+                          f"not {timeout:g}")
     return Engine(rules, timeout=timeout, concurrent=concurrent)
 
 

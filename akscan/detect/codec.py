@@ -90,18 +90,30 @@ _RUN_WINDOW = 64 * 1024
 
 def base64_run_at(text: str, pos: int) -> tuple[int, int]:
     """The base64 run holding `pos`, followed over wrapped lines, and cut to a window around
-    `pos` (at a group boundary, so that it decodes as the whole run would) when it is huge."""
-    line_start, line_end = _line_at(text, pos)
-    reach = max(line_start, pos - 4 * _RUN_WINDOW)
-    backwards = text[reach:pos][::-1]
-    start = pos - _B64_SPAN.match(backwards).end()  # type: ignore[union-attr]
-    end = _B64_PADDED.match(text, pos, line_end).end()  # type: ignore[union-attr]
-    if _whole_line(text, start, end):
-        return _wrapped(text, start, end, pos)
+    `pos` (at a group boundary, so that it decodes as the whole run would) when it is huge.
+    It costs time in proportion to the run, never to the line or text around it."""
+    reach = 4 * _RUN_WINDOW
+    start = _run_start(text, pos, _B64_SPAN, reach)
+    end = _B64_PADDED.match(text, pos, pos + reach).end()  # type: ignore[union-attr]
     if end - start > 2 * _RUN_WINDOW:
         cut = start + 4 * (max(0, pos - _RUN_WINDOW - start) // 4)
-        start, end = cut, min(end, cut + 2 * _RUN_WINDOW)
+        return cut, min(end, cut + 2 * _RUN_WINDOW)
+    if _whole_line(text, start, end):
+        return _wrapped(text, start, end, pos)
     return start, end
+
+
+def _run_start(text: str, pos: int, chars: re.Pattern[str], reach: int) -> int:
+    """Where the run of `chars` that ends at `pos` starts, `reach` back at most. `re` only
+    matches forwards: the text before `pos` is reversed, a piece twice as long each time the
+    run fills it, so that the cost is the run's length, not the reach's."""
+    size = 64
+    while True:
+        lo = max(0, pos - size, pos - reach)
+        back = chars.match(text[lo:pos][::-1]).end()  # type: ignore[union-attr]
+        if back < pos - lo or lo == max(0, pos - reach):
+            return pos - back
+        size *= 2
 
 
 def _wrapped(text: str, start: int, end: int, pos: int) -> tuple[int, int]:
@@ -145,8 +157,17 @@ def _line_run(text: str, line: tuple[int, int]) -> tuple[int, int] | None:
 
 
 def _whole_line(text: str, start: int, end: int) -> bool:
-    line_start, line_end = _line_at(text, start)
-    return not text[line_start:start].strip(" \t") and not text[end:line_end].strip(" \t\r")
+    """Whether text[start:end] is alone on its line, but for indentation (looked for no
+    further than a line's indentation could reach)."""
+    before = _INDENT_BEFORE.search(text, max(0, start - _INDENT_LIMIT), start)
+    if before is None or (before.start() > 0 and text[before.start() - 1] != "\n"):
+        return False
+    return _BLANK_AFTER.match(text, end) is not None
+
+
+_INDENT_LIMIT = 256
+_INDENT_BEFORE = re.compile(r"[ \t]*\Z")
+_BLANK_AFTER = re.compile(r"[ \t\r]*(?:\n|\Z)")
 
 
 def decode_base64(text: str, start: int, end: int) -> Decoded | None:
@@ -181,15 +202,21 @@ def decode_base64(text: str, start: int, end: int) -> Decoded | None:
 
 # --- hex --------------------------------------------------------------------------------------
 
-_HEX_LEFT = re.compile(r"[0-9A-Fa-f]*\Z")
 _HEX_RIGHT = re.compile(r"[0-9A-Fa-f]*")
 HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Za-z])")
 
 
 def hex_run_at(text: str, pos: int, limit: int) -> tuple[int, int]:
-    left = _HEX_LEFT.search(text, max(0, pos - limit), pos)
-    start = left.start() if left else pos
-    return start, _HEX_RIGHT.match(text, pos).end()  # type: ignore[union-attr]
+    """The hex run holding `pos`, no further than `limit` on either side of it; a run cut
+    there keeps `pos` (where an encoded keyword starts) at a byte boundary."""
+    lo = max(0, pos - limit)
+    start = _run_start(text, pos, _HEX_RIGHT, limit)
+    end = _HEX_RIGHT.match(text, pos, pos + limit).end()  # type: ignore[union-attr]
+    if start == lo and lo > 0:
+        start += (pos - start) % 2
+    if end == pos + limit:
+        end -= (end - start) % 2
+    return start, end
 
 
 def decode_hex(text: str, start: int, end: int) -> Decoded | None:

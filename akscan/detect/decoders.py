@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import base64
 import bisect
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import compress, islice, repeat
-from typing import Optional
+from itertools import compress, repeat
 
 from akscan.detect import codec
+from akscan.detect.limits import MAX_HITS_KEPT
+from akscan.errors import RuleError
 from akscan.rules import Rule
 
 MAX_DEPTH = 2
 # Where each keyword or (lower-cased) encoded form of one occurs in a text, as the prefilter
 # finds them; None where the offsets are not known (they are then searched for).
-Hits = Mapping[bytes, Optional[Sequence[int]]]
+Hits = Mapping[bytes, Sequence[int] | None]
 HitsOf = Callable[[str], Hits]
 
 # The shortest encoded form of a keyword searched for: shorter ones turn up by chance in every
@@ -40,8 +42,11 @@ _VALUE_WINDOW = 120  # how far after a keyword its value may start
 _HINT_BEFORE, _HINT_AFTER = 16, 160  # where escapes or a split must be to matter to a keyword
 _REGION_BEFORE, _REGION_AFTER = 256, 1024  # the part of a keyword's line decoded for escapes
 _SIBLING_LINES = 5
+_SIBLING_REACH = 4096  # characters: the lines of a minified one-line file are not "near"
 _MAX_OFFSETS = 4096  # case-blind offsets checked one by one; past that, a search of the text
-_MAX_TRIGGERS = 200  # hits followed per written form and text: a log full of them stays cheap
+_HEX_REACH = 4096  # how far from an encoded keyword a hex run is decoded, on either side
+# How far after a key's prefix (LTAI) the piece that starts a split key may end.
+_SPLIT_REACH = 64
 _CREDENTIAL_SHAPE = re.compile(r"\s*[A-Za-z0-9]{16,64}\s*")
 
 
@@ -66,13 +71,26 @@ def encoded_forms(written: str) -> dict[str, str]:
     return forms
 
 
-def _role(rule: Rule, keyword: bytes) -> str | None:
+def _role(rule: Rule, keyword: bytes, timeout: float) -> str | None:
     """What a keyword is to its rule, as the rule's positive examples show: the name of a field
     assigned the secret ("name": ACCESS_KEY_SECRET=...), the start of the secret itself
-    ("prefix": LTAI...), or neither (an SDK call around it), where decoding has nothing to do."""
+    ("prefix": LTAI...), or neither (an SDK call around it), where decoding has nothing to do.
+    The rule's pattern runs under the scan's timeout here too: a custom rule's pattern that
+    takes too long on its own examples is an invalid rule."""
     word = re.compile(re.escape(keyword.decode("ascii")), re.IGNORECASE)
+    try:
+        return _role_in_examples(rule, keyword, word, timeout)
+    except TimeoutError:
+        raise RuleError(
+            f"{rule.source}: rule '{rule.id}': field 'pattern': timed out after {timeout:g}s "
+            "on one of the rule's own examples; simplify the pattern") from None
+
+
+def _role_in_examples(
+    rule: Rule, keyword: bytes, word: re.Pattern[str], timeout: float
+) -> str | None:
     for example in rule.positive_examples:
-        for match in rule.pattern.finditer(example):
+        for match in rule.pattern.finditer(example, timeout=timeout):
             group = "secret" if rule.pattern.groupindex else 0
             secret, (start, _) = match.group(group), match.span(group)
             if secret.lower().startswith(keyword.decode("ascii")):
@@ -105,15 +123,19 @@ class Segment:
     ends: list[int]
     names: list[tuple[int, tuple[str, ...]]]
 
+    @functools.cached_property
+    def _name_starts(self) -> list[int]:
+        return [at for at, _ in self.names]
+
     def decodings_at(self, offset: int) -> tuple[str, ...]:
-        index = bisect.bisect_right([at for at, _ in self.names], offset) - 1
+        index = bisect.bisect_right(self._name_starts, offset) - 1
         return self.names[max(index, 0)][1]
 
 
 class Decoders:
     """What to decode for a set of rules: their keywords as written, and encoded forms of them."""
 
-    def __init__(self, rules: Iterable[Rule]) -> None:
+    def __init__(self, rules: Iterable[Rule], timeout: float = 10.0) -> None:
         self.keywords: frozenset[bytes] = frozenset()
         written: dict[bytes, set[str]] = {}
         self.valued: set[bytes] = set()  # keywords that name a field assigned the secret
@@ -125,7 +147,7 @@ class Decoders:
             for keyword in rule.keywords:
                 written.setdefault(keyword, set()).update(
                     written_forms(keyword, [*rule.positive_examples, rule.pattern.pattern]))
-                role = _role(rule, keyword)
+                role = _role(rule, keyword, timeout)
                 if role == "name":
                     self.valued.add(keyword)
                 elif role == "prefix":
@@ -146,35 +168,52 @@ class Decoders:
         self.written = {k: tuple(sorted(v)) for k, v in written.items()}
         self.exact = {k: tuple(sorted(v)) for k, v in exact.items()}
 
-    def segments(self, text: str, hits: Hits, hits_of: HitsOf, depth: int = 1) -> list[Segment]:
+    def segments(
+        self, text: str, hits: Hits, hits_of: HitsOf, depth: int = 1,
+        notes: list[str] | None = None,
+    ) -> list[Segment]:
         """The decoded spans of `text` (where the prefilter found `hits`); disjoint, in order;
-        what they hold is decoded again while `depth` allows."""
+        what they hold is decoded again while `depth` allows. A cap reached on the way is said
+        in `notes`. Every step costs time linear in the text (issue 12)."""
+        capped: list[str] = []
         plain = [(key, where) for key, offsets in hits.items() if key not in self.forms
                  and (key in self.valued or key in self.prefixes)
-                 and (where := _occurrences(text, self.written[key], offsets))]
+                 and (where := _occurrences(text, self.written[key], offsets, capped))]
         coded = [key for key in hits if key in self.forms]
         if not plain and not coded:
+            _note_caps(capped, notes)
             return []  # the common case: keywords, but not as written (posts. for STS.)
         finder = _Finder(self, text, hits_of)
         for key, where in plain:
             self._plain(finder, key, where)
-        for key in coded:
-            encoding = self.forms[key]
-            for _, offset in _occurrences(text, self.exact[key], hits[key]):
-                if encoding == codec.BASE64:
-                    start, end = codec.base64_run_at(text, offset)
-                    if _PERCENT_SPLIT.match(text, end) or _PERCENT_SPLIT.match(text, start - 3):
-                        finder.region(codec.PERCENT, offset)  # %2B, %2F: a URL parameter
-                    else:
-                        finder.token(codec.BASE64, start, end)
-                elif encoding == codec.HEX:
-                    finder.token(codec.HEX, *codec.hex_run_at(text, offset, 4096))
+        triggers = sorted((offset, self.forms[key]) for key in coded
+                          for _, offset in _occurrences(text, self.exact[key], hits[key], capped))
+        # A run holding many encoded keywords is decoded once: later hits inside it are skipped.
+        covered = {codec.BASE64: -1, codec.HEX: -1}
+        for offset, encoding in triggers:
+            if encoding == codec.BASE64:
+                if offset < covered[codec.BASE64]:
+                    continue
+                start, end = codec.base64_run_at(text, offset)
+                covered[codec.BASE64] = end
+                if _PERCENT_SPLIT.match(text, end) or _PERCENT_SPLIT.match(text, start - 3):
+                    finder.region(codec.PERCENT, offset)  # %2B, %2F: a URL parameter
                 else:
-                    finder.region(encoding, offset)
+                    finder.token(codec.BASE64, start, end)
+            elif encoding == codec.HEX:
+                if offset < covered[codec.HEX]:
+                    continue
+                start, end = codec.hex_run_at(text, offset, _HEX_REACH)
+                covered[codec.HEX] = end
+                finder.token(codec.HEX, start, end)
+            else:
+                finder.region(encoding, offset)
+        finder.decode_regions()
         finder.siblings()
         found = _disjoint(finder.found)
         if depth < MAX_DEPTH:
-            found = [self._nested(segment, hits_of, depth) for segment in found]
+            found = [self._nested(segment, hits_of, depth, capped) for segment in found]
+        _note_caps(capped, notes)
         return found
 
     def _plain(self, finder: _Finder, key: bytes, found: list[tuple[str, int]]) -> None:
@@ -191,7 +230,9 @@ class Decoders:
             for match in filter(None, map(_VALUE.match, texts, ends)):
                 finder.value(match)
         else:  # a prefix: the key itself starts here
-            for offset, split in zip(offsets, map(codec.SPLIT_AFTER.match, texts, ends)):
+            limits = [end + _SPLIT_REACH for end in ends]
+            for offset, split in zip(offsets, map(codec.SPLIT_AFTER.match, texts, ends,
+                                                  limits)):
                 if split:
                     finder.region(codec.CONCAT, offset)
         marks = finder.marks()
@@ -206,28 +247,48 @@ class Decoders:
         for offset in sorted(near):
             finder.escapes(offset)
 
-    def _nested(self, segment: Segment, hits_of: HitsOf, depth: int) -> Segment:
-        inner = self.segments(segment.text, hits_of(segment.text), hits_of, depth + 1)
+    def _nested(
+        self, segment: Segment, hits_of: HitsOf, depth: int, capped: list[str]
+    ) -> Segment:
+        inner = self.segments(segment.text, hits_of(segment.text), hits_of, depth + 1, capped)
         return _substitute(segment, inner) if inner else segment
 
 
+def _note_caps(capped: list[str], notes: list[str] | None) -> None:
+    if notes is not None:
+        for written in dict.fromkeys(capped):
+            notes.append(
+                f"'{written}' occurs more than {MAX_HITS_KEPT:,} times; encoded or split keys "
+                f"were looked for at the first {MAX_HITS_KEPT:,} only, so findings may be "
+                "missing (the count is a lower bound)")
+
+
 def _occurrences(
-    text: str, writings: Sequence[str], offsets: Sequence[int] | None
+    text: str, writings: Sequence[str], offsets: Sequence[int] | None, capped: list[str],
 ) -> list[tuple[str, int]]:
     """Where `text` holds one of `writings` (case matters): at the prefilter's `offsets` (found
-    case-blind), or anywhere when they are not known."""
+    case-blind), or anywhere when they are not known. At most `MAX_HITS_KEPT` per writing: a
+    writing cut there is added to `capped`."""
     # Checking the case at each offset (from C, by `map`) costs less CPU time than searching
     # the whole text again, until there are very many of them.
-    if offsets is not None and len(offsets) <= _MAX_OFFSETS:
-        return [(w, at) for w in writings for at in islice(
-            compress(offsets, map(text.startswith, repeat(w), offsets)), _MAX_TRIGGERS)]
-    return [(w, at) for w in writings for at in _find_all(text, w)]
+    found: list[tuple[str, int]] = []
+    for written in writings:
+        if offsets is not None and len(offsets) <= _MAX_OFFSETS:
+            where = list(compress(offsets, map(text.startswith, repeat(written), offsets)))
+        else:
+            where = _find_all(text, written)
+        if len(where) > MAX_HITS_KEPT:
+            capped.append(written)
+            del where[MAX_HITS_KEPT:]
+        found.extend(zip(repeat(written), where))
+    return found
 
 
 def _find_all(text: str, word: str) -> list[int]:
+    """Offsets of `word` in `text`, one more than `MAX_HITS_KEPT` at most."""
     found: list[int] = []
     at = text.find(word)
-    while at >= 0 and len(found) < _MAX_TRIGGERS:
+    while at >= 0 and len(found) <= MAX_HITS_KEPT:
         found.append(at)
         at = text.find(word, at + 1)
     return found
@@ -263,7 +324,7 @@ class _Finder:
         self.hits_of = hits_of
         self.found: list[Segment] = []
         self.tried: set[tuple[int, int]] = set()
-        self.regions: set[tuple[str, int, int]] = set()
+        self.regions: list[tuple[str, int, int]] = []
         self.tokens: list[Segment] = []  # decoded base64 or hex runs that hold something
         self._marks: list[str] | None = None
 
@@ -293,13 +354,18 @@ class _Finder:
             self.region(codec.PERCENT, offset)
 
     def region(self, encoding: str, offset: int) -> None:
-        start, end = _region(self.text, offset)
-        if (encoding, start, end) in self.regions:
-            return
-        self.regions.add((encoding, start, end))
-        decoded = _DECODERS[encoding](self.text, start, end)
-        if decoded is not None and decoded.text != self.text[start:end]:
-            self.found.append(_segment(start, end, decoded, encoding))
+        """Ask for the part of `offset`'s line to be decoded (by `decode_regions`)."""
+        self.regions.append((encoding, *_region(self.text, offset)))
+
+    def decode_regions(self) -> None:
+        """Decode the regions asked for, overlapping ones of an encoding as one: the regions of
+        consecutive lines overlap where a line leaves a literal open, and dropping all but one
+        of them would lose the keys of the others (issue 15)."""
+        for encoding, start, end in _merged(self.regions):
+            decoded = _DECODERS[encoding](self.text, start, end)
+            if decoded is not None and decoded.text != self.text[start:end]:
+                self.found.append(_segment(start, end, decoded, encoding))
+        self.regions.clear()
 
     def token(self, encoding: str, start: int, end: int, sibling: bool = False) -> None:
         if (start, end) in self.tried or end - start < 16:
@@ -324,12 +390,28 @@ class _Finder:
         return not self.decoders.keywords.isdisjoint(self.hits_of(text))
 
     def siblings(self) -> None:
-        """Values near a decoded one: in a Secret's `data:` map, the secret next to the ID."""
-        for segment in list(self.tokens):
-            start = line_back(self.text, segment.start, _SIBLING_LINES)
-            end = line_forward(self.text, segment.end, _SIBLING_LINES)
-            for run in codec.BASE64_RUN.finditer(self.text, start, end):
-                self.token(_token_encoding(self.text, *run.span()), *run.span(), sibling=True)
+        """Values near a decoded one: in a Secret's `data:` map, the secret next to the ID.
+        The places around all decoded runs are searched once (merged), each run tried once."""
+        text = self.text
+        windows = []
+        for segment in self.tokens:
+            start = line_back(text, segment.start, _SIBLING_LINES, _SIBLING_REACH)
+            end = line_forward(text, segment.end, _SIBLING_LINES, _SIBLING_REACH)
+            windows.append((start, end))
+        for _, start, end in _merged(("", start, end) for start, end in windows):
+            for run in codec.BASE64_RUN.finditer(text, start, end):
+                self.token(_token_encoding(text, *run.span()), *run.span(), sibling=True)
+
+
+def _merged(spans: Iterable[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
+    """(kind, start, end) spans with those of a kind that overlap merged into one."""
+    merged: list[tuple[str, int, int]] = []
+    for kind, start, end in sorted(spans):
+        if merged and merged[-1][0] == kind and start < merged[-1][2]:
+            merged[-1] = (kind, merged[-1][1], max(end, merged[-1][2]))
+        else:
+            merged.append((kind, start, end))
+    return merged
 
 
 def _token_encoding(text: str, start: int, end: int) -> str:
@@ -348,14 +430,17 @@ def _segment(start: int, end: int, decoded: codec.Decoded, name: str) -> Segment
 
 def _region(text: str, offset: int) -> tuple[int, int]:
     """The part of `offset`'s line that escapes around a keyword are decoded in."""
-    line_start = text.rfind("\n", 0, offset) + 1
-    line_end = text.find("\n", offset)
-    line_end = len(text) if line_end < 0 else line_end
+    # Looked for no further than the region reaches: on a one-line file, finding the line's
+    # ends would cost the whole text at every keyword.
+    lo, hi = max(0, offset - _REGION_BEFORE), offset + _REGION_AFTER
+    line_start = text.rfind("\n", lo, offset) + 1 or lo
+    line_end = text.find("\n", offset, hi)
+    line_end = min(len(text), hi) if line_end < 0 else line_end
     # Split literals continue over the next lines: take a few when the line ends open.
     if _OPEN_END.search(text, line_start, line_end) or _OPEN_START.match(text, line_end):
-        line_end = line_forward(text, line_end, 8)
-    return (soft_boundary(text, max(line_start, offset - _REGION_BEFORE), forward=True),
-            soft_boundary(text, min(line_end, offset + _REGION_AFTER), forward=False))
+        line_end = line_forward(text, line_end, 8, _REGION_AFTER)
+    return (soft_boundary(text, max(line_start, lo), forward=True),
+            soft_boundary(text, min(line_end, hi), forward=False))
 
 
 def soft_boundary(text: str, pos: int, forward: bool) -> int:
@@ -373,33 +458,41 @@ def soft_boundary(text: str, pos: int, forward: bool) -> int:
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=_-")
 
 
-def line_back(text: str, pos: int, lines: int) -> int:
-    """The start of the line `lines` lines above the one holding `pos`."""
+def line_back(text: str, pos: int, lines: int, reach: int) -> int:
+    """The start of the line `lines` lines above the one holding `pos`, or `pos - reach` if
+    that is nearer."""
+    floor = max(0, pos - reach)
     for _ in range(lines + 1):
-        pos = text.rfind("\n", 0, pos)
+        pos = text.rfind("\n", floor, pos)
         if pos < 0:
-            return 0
+            return floor
     return pos + 1
 
 
-def line_forward(text: str, pos: int, lines: int) -> int:
-    """The end of the line `lines` lines below the one holding `pos`."""
+def line_forward(text: str, pos: int, lines: int, reach: int) -> int:
+    """The end of the line `lines` lines below the one holding `pos`, or `pos + reach` if
+    that is nearer."""
+    ceiling = min(len(text), pos + reach)
     for _ in range(lines + 1):
-        pos = text.find("\n", pos)
+        pos = text.find("\n", pos, ceiling)
         if pos < 0:
-            return len(text)
+            return ceiling
         pos += 1
     return pos - 1
 
 
 def _disjoint(segments: list[Segment]) -> list[Segment]:
-    """Longest first, then the others that do not overlap one kept; in text order. A dropped
-    span inside a kept one is found again when the kept one is decoded further."""
+    """Segments that do not overlap, in text order: of two that overlap, the longer (the
+    earlier on a tie). One sweep in text order: a kept segment can only overlap the last one
+    kept. A dropped span inside a kept one is found again when the kept one is decoded
+    further."""
     kept: list[Segment] = []
-    for segment in sorted(segments, key=lambda s: (s.start - s.end, s.start)):
-        if all(segment.end <= k.start or segment.start >= k.end for k in kept):
+    for segment in sorted(segments, key=lambda s: (s.start, s.start - s.end)):
+        if not kept or segment.start >= kept[-1].end:
             kept.append(segment)
-    return sorted(kept, key=lambda s: s.start)
+        elif segment.end - segment.start > kept[-1].end - kept[-1].start:
+            kept[-1] = segment  # it starts after every other kept one ends
+    return kept
 
 
 def _substitute(outer: Segment, inner: list[Segment]) -> Segment:

@@ -12,19 +12,33 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Iterable, Sequence
+import itertools
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from ahocorasick_rs import AhoCorasick, BytesAhoCorasick, Implementation
+from ahocorasick_rs import BytesAhoCorasick, Implementation
 
 from akscan.detect.decoders import Decoders, Hits
-from akscan.detect.filters import char_classes, inline_allow_reason, shannon_entropy
+from akscan.detect.filters import (
+    char_classes,
+    inline_allow_reason,
+    placeholder_shape,
+    shannon_entropy,
+)
 from akscan.detect.layers import layers
+from akscan.detect.limits import MAX_HITS_KEPT
 from akscan.detect.pairing import link_pairs
+from akscan.errors import AkscanError
 from akscan.model import PRECISIONS, Finding, Fragment
 from akscan.rules import Rule
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+# Timeouts after which a rule is stopped for the rest of the scan (said once, as a warning).
+MAX_RULE_TIMEOUTS = 3
+# Contents longer than this are searched for keywords a piece at a time, so that the matches
+# held at once stay bounded whatever the content.
+_PREFILTER_CHUNK = 256 * 1024
 # Enough of a very long line for a report; the whole line is still used for suppression.
 _LINE_TEXT_LIMIT = 400
 # Lines around a decoded span that are scanned again with it: context rules and pairing look
@@ -66,6 +80,10 @@ class Engine:
         concurrent: bool = False, decode: bool = True,
     ) -> None:
         self.rules = tuple(rules)
+        if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+            # `regex` takes an infinite timeout for an instant one: every rule would "time out".
+            raise AkscanError(f"the regex timeout must be a finite number of seconds above 0, "
+                              f"not {timeout!r}")
         self.timeout = timeout
         # Let `regex` release the GIL while matching: for callers that scan in threads (git
         # history). It costs CPU on a single thread, so it is off by default.
@@ -77,12 +95,16 @@ class Engine:
         self._always = [r for r in self.rules if not r.keywords]
         plain = sorted({k for r in self.rules for k in r.keywords})
         self._plain = plain
-        self._decoders = Decoders(self.rules) if self.decode else None
+        self._decoders = Decoders(self.rules, self.timeout) if self.decode else None
+        # Timeouts per rule id in this process; a rule that timed out `MAX_RULE_TIMEOUTS` times
+        # is stopped: one catastrophic custom rule must not cost its timeout in every file.
+        self._timeouts: dict[str, int] = {}
         # Encoded forms of the keywords are searched for in the same pass. A hit wakes no rule
         # (without its keyword the plain text cannot match), only the decoders.
         forms = sorted(self._decoders.forms) if self._decoders else []
         keywords = plain + forms
         self._keywords = keywords
+        self._longest = max(map(len, keywords), default=1)
         self._index = {k: i for i, k in enumerate(keywords)}
         # Which rules each keyword (by its index) wakes up.
         self._woken = [[r for r in self.rules if k in r.keywords] for k in keywords]
@@ -91,9 +113,6 @@ class Engine:
         self._automaton = (BytesAhoCorasick(keywords, implementation=Implementation.DFA)
                            if keywords else None)
         self._plain_automaton = BytesAhoCorasick(plain) if plain else None
-        self._text_automaton = (
-            AhoCorasick([k.decode("ascii") for k in plain]) if plain else None
-        )
         self._context_lines = max([_DECODED_CONTEXT_LINES,
                                    *(r.context.lines for r in self.rules if r.context)])
 
@@ -114,13 +133,21 @@ class Engine:
         and those that have none."""
         if self._automaton is None:
             return Prefiltered(list(self._always), {})
-        matches = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
-        present = {index for index, _, _ in matches}
-        # One comprehension per keyword present (one or two, mostly) beats a loop that appends.
-        if len(present) == 1:
-            return self._selected({present.pop(): [start for _, start, _ in matches]})
-        return self._selected({index: [start for i, start, _ in matches if i == index]
-                               for index in present})
+        if len(lowered) <= _PREFILTER_CHUNK:
+            matches = self._automaton.find_matches_as_indexes(lowered, overlapping=True)
+            if len(matches) <= MAX_HITS_KEPT:
+                present = {index for index, _, _ in matches}
+                # One comprehension per keyword present (one or two, mostly) beats a loop.
+                if len(present) == 1:
+                    return self._selected({present.pop(): [start for _, start, _ in matches]})
+                return self._selected({index: [start for i, start, _ in matches if i == index]
+                                       for index in present})
+        found: dict[int, list[int]] = {}
+        for index, start in _chunked_matches(self._automaton, lowered, self._longest):
+            offsets = found.setdefault(index, [])
+            if len(offsets) <= MAX_HITS_KEPT:
+                offsets.append(start)
+        return self._selected(found)
 
     def rules_for(self, lowered: bytes) -> list[Rule]:
         return self.prefilter(lowered).rules
@@ -141,9 +168,11 @@ class Engine:
             starts.append(offset)
             offset += len(content) + 1
         found: dict[int, dict[int, list[int]]] = {}
-        for index, start, _ in self._automaton.find_matches_as_indexes(joined, overlapping=True):
+        for index, start in _chunked_matches(self._automaton, joined, self._longest):
             which = bisect.bisect_right(starts, start) - 1
-            found.setdefault(which, {}).setdefault(index, []).append(start - starts[which])
+            offsets = found.setdefault(which, {}).setdefault(index, [])
+            if len(offsets) <= MAX_HITS_KEPT:
+                offsets.append(start - starts[which])
         return [self._selected(found.get(i, {})) for i in range(len(contents))]
 
     def rules_for_each(self, contents: Sequence[bytes]) -> list[list[Rule]]:
@@ -197,7 +226,9 @@ class Engine:
     ) -> list[tuple[int, int, Finding]]:
         """Findings in the decoded spans of the fragment, located in the fragment."""
         assert self._decoders is not None
-        segments = self._decoders.segments(fragment.text, hits, self._hits)
+        notes: list[str] = []
+        segments = self._decoders.segments(fragment.text, hits, self._hits, notes=notes)
+        result.warnings.extend(f"{fragment.path}: {note}" for note in notes)
         if not segments:
             return []
         found = []
@@ -220,7 +251,7 @@ class Engine:
     ) -> list[_Candidate]:
         best: dict[tuple[int, int], _Candidate] = {}
         text = fragment.text
-        hits: dict[bytes, list[int]] | None = None
+        hits: dict[bytes, list[int] | None] | None = None
         for rule in rules:
             if rule.context is not None:
                 continue
@@ -229,8 +260,10 @@ class Engine:
                 continue
             if hits is None:
                 hits = self._keyword_hits(text)
-            # A rule whose matches contain a keyword only runs around the keyword's hits.
-            self._run(rule, fragment, _keyword_windows(rule, hits, len(text)), best, result)
+            # A rule whose matches contain a keyword only runs around the keyword's hits (over
+            # the whole text where a keyword occurs too often to list).
+            windows = _keyword_windows(rule, hits, len(text))
+            self._run(rule, fragment, windows, best, result)
         contextual = [r for r in rules if r.context is not None]
         if contextual and best:
             lines = _LineIndex(text)
@@ -244,32 +277,37 @@ class Engine:
                     self._run(rule, fragment, windows, best, result)
         return sorted(best.values(), key=lambda c: (c.start, c.rule.id))
 
-    def _keyword_hits(self, text: str) -> dict[bytes, list[int]]:
-        """Offsets of every keyword in `text`."""
-        hits: dict[bytes, list[int]] = {}
-        if self._text_automaton is None or self._plain_automaton is None:
+    def _keyword_hits(self, text: str) -> dict[bytes, list[int] | None]:
+        """Offsets of every keyword in `text`; None for a keyword that occurs so often that
+        the rules it wakes run over the whole text instead."""
+        hits: dict[bytes, list[int] | None] = {}
+        if self._plain_automaton is None:
             return hits
-        lowered = text.lower()
-        if len(lowered) == len(text):
-            found = self._text_automaton.find_matches_as_indexes(lowered, overlapping=True)
-        else:  # lower-casing moved offsets (U+0130 becomes two characters): ASCII stands in
-            ascii_lowered = text.encode("ascii", "replace").lower()
-            found = self._plain_automaton.find_matches_as_indexes(ascii_lowered,
-                                                                  overlapping=True)
-        for index, start, _ in found:
-            hits.setdefault(self._plain[index], []).append(start)
+        # Byte offsets of ASCII-lower-cased text are character offsets only for ASCII text;
+        # otherwise ASCII stands in for every other character, one for one.
+        data = (text.encode("ascii") if text.isascii()
+                else text.encode("ascii", "replace")).lower()
+        counts: dict[bytes, list[int]] = {}
+        for index, start in _chunked_matches(self._plain_automaton, data, self._longest):
+            offsets = counts.setdefault(self._plain[index], [])
+            if len(offsets) <= MAX_HITS_KEPT:
+                offsets.append(start)
+        for keyword, offsets in counts.items():
+            hits[keyword] = offsets if len(offsets) <= MAX_HITS_KEPT else None
         return hits
 
     def _run(
         self, rule: Rule, fragment: Fragment, windows: Sequence[tuple[int, int]],
         best: dict[tuple[int, int], _Candidate], result: ScanResult,
     ) -> None:
+        if self._timeouts.get(rule.id, 0) >= MAX_RULE_TIMEOUTS:
+            return  # stopped, and said so when it was
         try:
             for start, end in windows:
                 for match in rule.pattern.finditer(fragment.text, start, end,
                                                    timeout=self.timeout,
                                                    concurrent=self.concurrent):
-                    candidate = _candidate(rule, match)
+                    candidate = _candidate(rule, match, self.timeout)
                     if candidate is None:
                         continue
                     span = (candidate.start, candidate.end)
@@ -281,21 +319,48 @@ class Engine:
                 f"{fragment.path}: rule '{rule.id}' timed out after {self.timeout:g}s; "
                 "matches of this rule in this file may be missing"
             )
+            count = self._timeouts[rule.id] = self._timeouts.get(rule.id, 0) + 1
+            if count == MAX_RULE_TIMEOUTS:
+                result.warnings.append(
+                    f"rule '{rule.id}' timed out {count} times and is not run on the rest of "
+                    "the scan: its findings may be missing (the count is a lower bound); "
+                    "fix its pattern or raise --regex-timeout")
 
     def _in_context(
         self, candidates: list[_Candidate], lines: _LineIndex
     ) -> list[tuple[_Candidate, int]]:
-        """The candidates with their lines, less context matches with no anchor near."""
+        """The candidates with their lines, less context matches with no anchor near (looked
+        up by bisection in each kind's anchor lines: thousands of pairs in a file stay cheap)."""
         located = [(c, lines.line_of(c.start)) for c in candidates]
-        anchors = [(c.rule.kind, line) for c, line in located
-                   if c.rule.context is None and c.rule.anchor]
+        anchors: dict[str, list[int]] = {}
+        for c, line in located:
+            if c.rule.context is None and c.rule.anchor:
+                anchors.setdefault(c.rule.kind, []).append(line)  # in line order already
         return [
             (candidate, line) for candidate, line in located
             if candidate.rule.context is None or any(
-                kind in candidate.rule.context.near
-                and abs(other - line) <= candidate.rule.context.lines
-                for kind, other in anchors)
+                _any_within(anchors.get(kind, ()), line, candidate.rule.context.lines)
+                for kind in candidate.rule.context.near)
         ]
+
+
+def _any_within(sorted_lines: Sequence[int], line: int, distance: int) -> bool:
+    at = bisect.bisect_left(sorted_lines, line - distance)
+    return at < len(sorted_lines) and sorted_lines[at] <= line + distance
+
+
+def _chunked_matches(
+    automaton: BytesAhoCorasick, data: bytes, longest: int
+) -> Iterator[tuple[int, int]]:
+    """(keyword index, start) of every (overlapping) keyword match in `data`, found a chunk at
+    a time: a chunk is searched with `longest - 1` bytes of the next one, and keeps the
+    matches that start in it."""
+    view = memoryview(data)
+    for base in range(0, len(data), _PREFILTER_CHUNK):
+        piece = view[base:base + _PREFILTER_CHUNK + longest - 1]
+        for index, start, _ in automaton.find_matches_as_indexes(piece, overlapping=True):
+            if start < _PREFILTER_CHUNK:
+                yield index, base + start
 
 
 def _merge_decoded(
@@ -311,21 +376,33 @@ def _merge_decoded(
             continue
         spans.add((start, end))
         added.append((start, end, finding))
-    kept = [
-        (start, end, f) for start, end, f in plain
-        if not any(d.decoded and d.kind == f.kind and d_start <= start and end <= d_end
-                   and f.secret in d.secret and f.secret != d.secret
-                   for d_start, d_end, d in added)
-    ]
+    # A decoded span that holds a plain one starts at or before it: look back from there,
+    # only while some span still reaches as far (a running maximum of their ends).
+    added.sort(key=lambda item: item[0])
+    added_starts = [start for start, _, _ in added]
+    reach = list(itertools.accumulate((end for _, end, _ in added), max))
+    kept = []
+    for start, end, f in plain:
+        at = bisect.bisect_right(added_starts, start) - 1
+        inside = False
+        while at >= 0 and reach[at] >= end and not inside:
+            _, d_end, d = added[at]
+            inside = (end <= d_end and bool(d.decoded) and d.kind == f.kind
+                      and f.secret in d.secret and f.secret != d.secret)
+            at -= 1
+        if not inside:
+            kept.append((start, end, f))
     return kept + added
 
 
 def _keyword_windows(
-    rule: Rule, hits: dict[bytes, list[int]], length: int
+    rule: Rule, hits: dict[bytes, list[int] | None], length: int
 ) -> list[tuple[int, int]]:
     assert rule.keyword_window is not None
     before, after = rule.keyword_window
-    starts = sorted(p for k in rule.keywords for p in hits.get(k, ()))
+    if any(k in hits and hits[k] is None for k in rule.keywords):
+        return [(0, length)]
+    starts = sorted(p for k in rule.keywords for p in hits.get(k) or ())
     return _merge((max(0, p - before), min(length, p + after)) for p in starts)
 
 
@@ -351,13 +428,14 @@ def _windows(
     )
 
 
-def _candidate(rule: Rule, match: object) -> _Candidate | None:
+def _candidate(rule: Rule, match: object, timeout: float) -> _Candidate | None:
     group = "secret" if rule.pattern.groupindex else 0
     secret = match.group(group)  # type: ignore[attr-defined]
     if not secret:
         return None
     start, end = match.span(group)  # type: ignore[attr-defined]
-    if any(p.search(secret) for p in rule.placeholders):
+    if placeholder_shape(secret) or any(p.search(secret, timeout=timeout)
+                                        for p in rule.placeholders):
         return None
     if char_classes(secret) < rule.min_char_classes:
         return None
@@ -374,12 +452,9 @@ def _rank(rule: Rule) -> tuple[int, int]:
 def _finding(fragment: Fragment, c: _Candidate, lines: _LineIndex, line: int) -> Finding:
     text = fragment.text
     line_start = lines.start_of(line)
-    line_end = text.find("\n", c.end)
-    line_end = len(text) if line_end < 0 else line_end
-    previous = text[lines.start_of(line - 1):max(line_start - 1, 0)] if line > 1 else ""
+    line_end = lines.end_before_newline(lines.line_of(c.end), len(text))
     end_line = lines.line_of(max(c.end - 1, c.start))
     end_line_start = lines.start_of(end_line)
-    line_text = text[line_start:line_end]
     return Finding(
         rule_id=c.rule.id,
         kind=c.rule.kind,
@@ -392,17 +467,19 @@ def _finding(fragment: Fragment, c: _Candidate, lines: _LineIndex, line: int) ->
         end_line=end_line,
         end_column=c.end - end_line_start + 1,
         secret=c.secret,
-        line_text=_clip(line_text, c.start - line_start).rstrip("\r"),
-        suppressed=inline_allow_reason(line_text, previous),
+        line_text=_clip(text, line_start, line_end, c.start).rstrip("\r"),
+        suppressed=lines.allow_reason(line, line_end),
         origin=fragment.origin,
     )
 
 
-def _clip(line: str, at: int) -> str:
-    if len(line) <= _LINE_TEXT_LIMIT:
-        return line
-    start = max(0, at - _LINE_TEXT_LIMIT // 2)
-    return line[start:start + _LINE_TEXT_LIMIT]
+def _clip(text: str, start: int, end: int, at: int) -> str:
+    """text[start:end] (a line), or enough of it around `at` for a report: copying a whole
+    megabyte-long line for each of its findings would cost time quadratic in its length."""
+    if end - start <= _LINE_TEXT_LIMIT:
+        return text[start:end]
+    start = max(start, at - _LINE_TEXT_LIMIT // 2)
+    return text[start:min(end, start + _LINE_TEXT_LIMIT)]
 
 
 class _LineIndex:
@@ -411,6 +488,7 @@ class _LineIndex:
     def __init__(self, text: str) -> None:
         self._text = text
         self._line_starts: list[int] | None = None
+        self._allowed: dict[tuple[int, int], str | None] = {}
 
     @property
     def _starts(self) -> list[int]:
@@ -429,6 +507,22 @@ class _LineIndex:
 
     def start_of(self, line: int) -> int:
         return self._starts[line - 1]
+
+    def end_before_newline(self, line: int, length: int) -> int:
+        """Offset of the newline that ends `line`, or the text's end."""
+        starts = self._starts
+        return starts[line] - 1 if line < len(starts) else length
+
+    def allow_reason(self, line: int, line_end: int) -> str | None:
+        """The inline suppression of a finding on `line` (through `line_end`), looked up once
+        per line: a line holding thousands of findings is searched once, not once each."""
+        key = (line, line_end)
+        if key not in self._allowed:
+            text = self._text
+            line_start = self.start_of(line)
+            previous = text[self.start_of(line - 1):max(line_start - 1, 0)] if line > 1 else ""
+            self._allowed[key] = inline_allow_reason(text[line_start:line_end], previous)
+        return self._allowed[key]
 
     def end_of(self, line: int, length: int) -> int:
         """Offset just past `line` (its newline included), or the text's end."""

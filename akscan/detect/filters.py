@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 # Markers users put on a line to say "this is not a secret". gitleaks' and detect-secrets'
-# markers are honoured so that a repository can move to akscan without touching its code.
-INLINE_ALLOW = ("akscan:allow", "gitleaks:allow", "pragma: allowlist secret")
+# markers are honoured, and TruffleHog's and Kingfisher's (issue 13), so that a repository can
+# move to akscan without touching its code.
+INLINE_ALLOW = ("akscan:allow", "gitleaks:allow", "pragma: allowlist secret",
+                "trufflehog:ignore", "kingfisher:ignore")
 NEXTLINE_ALLOW = ("akscan:allow-next-line", "pragma: allowlist nextline secret")
 # Every inline suppression reason starts so; reports tell them from allowlist reasons by it.
 _INLINE_PREFIX = "inline "
@@ -42,3 +45,61 @@ def inline_allow_reason(line: str, previous_line: str) -> str | None:
 def is_inline_reason(reason: str) -> bool:
     """Whether a suppression reason came from a comment in the file, not from the configuration."""
     return reason.startswith(_INLINE_PREFIX)
+
+
+# --- placeholders, judged by the whole value's shape ---------------------------------------------
+#
+# Short filler (xxxx, four equal characters, your, fake, abcd) occurs by chance inside random keys
+# (one random ID in about 10,000 held one): a placeholder is a value that filler, words and
+# sequences make up for the most part, not one that holds a bit of it somewhere (issue 15).
+
+# Documentation markers long enough never to occur by chance in a random key (a five-letter word
+# at one place in about 10^6 keys, a seven-letter one in 10^9): anywhere in a value, they mark it.
+_MARKER = re.compile(r"(?i)example|sample|placeholder|dummy|redacted|changeme|replace")
+# The fixed start of a credential format: not part of what is judged.
+_FORMAT_PREFIX = re.compile(r"LTAI|STS\.|CAIS")
+# Words that placeholders are written with (yourAccessKeyIdHere, fake_secret_key, test-key-0001).
+_WORDS = re.compile(
+    r"(?i)access|secret|token|your|fake|test|demo|here|goes|mock|key|ram|sts|oss|my|id"
+)
+# Masking: the end (or start) of a value replaced by four or more x or *.
+_MASKED = re.compile(r"(?i)^[x*]{4}|[x*]{4}$")
+_FILLER_SHARE = 0.5  # more than this share of a value made of filler makes it a placeholder
+_LONG_RUN = 6  # one character this many times in a row: chance once in 10^8 keys
+
+
+def placeholder_shape(value: str) -> bool:
+    """Whether a value is a placeholder by its shape: a documentation marker anywhere, a masked
+    end, a character repeated `_LONG_RUN` times, or mostly made of filler (runs of one
+    character, ascending or descending sequences such as abcd or 4321, placeholder words)."""
+    if _MARKER.search(value):
+        return True
+    prefix = _FORMAT_PREFIX.match(value)
+    body = value[prefix.end():] if prefix else value
+    if len(body) < 4:
+        return False
+    if _MASKED.search(body):
+        return True
+    covered = bytearray(len(body))
+    lowered = body.lower()
+    for match in _WORDS.finditer(lowered):
+        covered[match.start():match.end()] = b"\1" * (match.end() - match.start())
+    start = 0
+    for i in range(1, len(lowered) + 1):
+        if i < len(lowered) and lowered[i] == lowered[i - 1]:
+            continue
+        if i - start >= _LONG_RUN:
+            return True
+        if i - start >= 3:
+            covered[start:i] = b"\1" * (i - start)
+        start = i
+    for step in (1, -1):
+        start = 0
+        for i in range(1, len(lowered) + 1):
+            if i < len(lowered) and ord(lowered[i]) - ord(lowered[i - 1]) == step \
+                    and lowered[i].isalnum():
+                continue
+            if i - start >= 4:
+                covered[start:i] = b"\1" * (i - start)
+            start = i
+    return sum(covered) > _FILLER_SHARE * len(body)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from akscan.detect.decoders import Segment, line_back, line_forward, soft_boundary
+
+# Characters of context around a decoded span, at most, whatever the lines' lengths.
+_CONTEXT_REACH = 4096
 
 
 @dataclass(frozen=True)
@@ -20,6 +23,13 @@ class Layer:
     text: str
     # (offset in `text`, the segment there or None for original text, offset in the original)
     pieces: list[tuple[int, Segment | None, int]]
+    # where each piece starts in `text`, for bisection (built once: a layer of a one-line file
+    # can hold thousands of pieces, each located many times)
+    starts: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.starts:
+            self.starts.extend(p[0] for p in self.pieces)
 
     def locate(self, start: int, end: int) -> tuple[int, int, tuple[str, ...]]:
         """Where text[start:end] of the layer sits in the original text, and the decodings
@@ -34,7 +44,7 @@ class Layer:
         return self._original(first, start, True), self._original(last, end - 1, False), names
 
     def _piece(self, offset: int) -> int:
-        return bisect.bisect_right([p[0] for p in self.pieces], offset) - 1
+        return bisect.bisect_right(self.starts, offset) - 1
 
     def _original(self, index: int, offset: int, begin: bool) -> int:
         at, segment, origin = self.pieces[index]
@@ -48,8 +58,8 @@ def layers(text: str, segments: Sequence[Segment], context_lines: int) -> list[L
     the rules look for an ID or a name), decoded spans in place; overlapping excerpts merge."""
     spans: list[tuple[int, int, list[Segment]]] = []
     for segment in segments:
-        start = max(line_back(text, segment.start, context_lines), segment.start - 4096)
-        end = min(line_forward(text, segment.end, context_lines), segment.end + 4096)
+        start = line_back(text, segment.start, context_lines, _CONTEXT_REACH)
+        end = line_forward(text, segment.end, context_lines, _CONTEXT_REACH)
         start = soft_boundary(text, start, forward=True)
         end = soft_boundary(text, end, forward=False)
         start, end = min(start, segment.start), max(end, segment.end)

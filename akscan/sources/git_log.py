@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 from akscan import git
 from akscan.terminal import path_from_bytes
@@ -67,7 +66,7 @@ class Tagged:
         return f"ref {self.ref}"
 
 
-Source = Union[Commit, Tagged]
+Source = Commit | Tagged
 
 
 @dataclass
