@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from akscan.model import (
     ID_KINDS,
@@ -98,6 +99,43 @@ class Credential:
         """The finding of the oldest commit, for history scans."""
         dated = [f for f in self.findings if dict(f.origin).get("date")]
         return min(dated, key=lambda f: dict(f.origin)["date"]) if dated else None
+
+
+    def at_tip(self) -> str:
+        """Where the credential stands at the tip of a history scan, in a line, or ''."""
+        contexts = [(f, tip_context(f)) for f in self.findings]
+        known = [(f, t) for f, t in contexts if t is not None]
+        if not known:
+            return ""
+        tip = known[0][1]
+        name = f"{tip.tip} ({tip.tip_commit[:12]})"
+        still = sorted({f.path for f, t in known if t.present})
+        if still:
+            return f"still present at {name} in {', '.join(still)}"
+        removed = sorted({(t.removed_date or "", t.removed_in) for _, t in known
+                          if t.removed_in})
+        if removed and all(t.present is False for _, t in known):
+            commits = ", ".join(f"{c[:12]} ({d[:10]})" if d else c[:12] for d, c in removed)
+            return f"not at {name}: removed in {commits}; still in the history"
+        return f"not known whether it is still at {name}"
+
+
+def tip_context(finding: Finding) -> Any:
+    """The finding's TipContext (issue 13, item 4), or None for files and older findings."""
+    return getattr(finding, "at_tip", None)
+
+
+def tip_note(finding: Finding) -> str:
+    """`still at HEAD` / `removed in SHA on DATE` for one history finding, or ''."""
+    tip = tip_context(finding)
+    if tip is None:
+        return ""
+    if tip.present:
+        return f"still at {tip.tip}"
+    if tip.removed_in:
+        when = f" on {tip.removed_date}" if tip.removed_date else ""
+        return f"removed from {tip.tip} in {tip.removed_in}{when}"
+    return f"not at {tip.tip}" if tip.present is False else ""
 
 
 def group(findings: Iterable[Finding]) -> list[Credential]:
