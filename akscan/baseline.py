@@ -73,8 +73,8 @@ def render(findings: Iterable[Finding], base_dir: str | None = None,
     return json.dumps({"version": VERSION, "findings": entries}, indent=2) + "\n"
 
 
-def load(path: Path, anchor: str) -> Baseline:
-    """The baseline at `path`, its entries relative to `anchor`."""
+def load(path: Path, anchor: str | None = None) -> Baseline:
+    """The baseline at `path`, its entries relative to `anchor` (default: its own folder)."""
     text = userfile.read_text(path, "baseline")
     try:
         data = userfile.parse_json(text)
@@ -95,7 +95,7 @@ def load(path: Path, anchor: str) -> Baseline:
             raise BaselineError(f"{path}: findings[{index}]: expected an object with string "
                                 f"fields {', '.join(_KEYS)}")
         known.add((entry["rule_id"], entry["path"], entry["secret_sha256"]))
-    return Baseline(frozenset(known), anchor)
+    return Baseline(frozenset(known), anchor or os.path.dirname(os.path.abspath(path)))
 
 
 def apply(findings: Sequence[Finding], known: Baseline,

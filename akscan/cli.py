@@ -47,8 +47,13 @@ exit codes:
 With --validate --fail-on live: 1 only for a live key; 0 when none is live; 2 also when a key
 could not be checked (no answer), since a live key cannot then be ruled out.
 
-Settings are read from .akscan.toml, or [tool.akscan] in pyproject.toml, in the scanned directory
-or the current one. Secrets are never printed in full unless --show-secrets is given.
+Any failure is exit 2 with one line on standard error (-v adds the traceback of an unexpected
+one), never 1.
+
+Settings are read from .akscan.toml, or [tool.akscan] in pyproject.toml, from the scanned
+directory up to its repository root (the summary names the file); --no-config ignores the
+scanned repository's own settings and baseline (for untrusted code). Secrets are never printed
+in full unless --show-secrets is given.
 """
 
 

@@ -376,3 +376,10 @@ def is_date(repo: Repo, text: str) -> bool:
         return False
     got, now = stamp(text), stamp("now")
     return abs(got - now) > 2 or text.strip().lower() in ("now", "today", "0 seconds ago")
+
+
+def rev_list(repo: Repo, rev: str) -> Iterator[str]:
+    """The ids of every commit reachable from `rev`, as they stream."""
+    with Process(repo, ["rev-list", "--end-of-options", rev, "--"]) as proc:
+        for line in proc.stdout:
+            yield line.decode("ascii", "replace").strip()

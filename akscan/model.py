@@ -78,6 +78,22 @@ class Validation:
 
 
 @dataclass(frozen=True)
+class TipContext:
+    """Where a history finding stands at the tip of the history scanned: HEAD when scanning all
+    refs, else the first revision given (a branch, the end of a range)."""
+
+    tip: str  # the revision compared with, as given ("HEAD", "main", ...)
+    tip_commit: str
+    # The secret is still at this path in the tip's tree; None when that cannot be told (the
+    # tip's file there was not scanned: too large, missing, outside the range scanned).
+    present: bool | None
+    # The commit on the tip's history that took the secret out of this path, and its date;
+    # None when it is still there, or never was there on the tip's history.
+    removed_in: str | None = None
+    removed_date: str | None = None
+
+
+@dataclass(frozen=True)
 class Finding:
     rule_id: str
     kind: str
@@ -98,6 +114,7 @@ class Finding:
     # The decodings that turned the text at this location into the secret, outermost first
     # (("base64",), ("escape", "base64"), ...); empty when the secret is written as it is.
     decoded: tuple[str, ...] = ()
+    at_tip: TipContext | None = None  # history findings in files only
 
     @property
     def secret_sha256(self) -> str:

@@ -14,8 +14,9 @@ import lzma
 import random
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from gitrepo import Repo, credentials

@@ -577,3 +577,15 @@ def test_allowlist_paths_apply_to_files_named_on_the_command_line(
     assert code == 1
     assert [f["secret_sha256"] for f in findings] == [sha(keys["src"])]
     assert "1 suppressed" in err
+
+
+def test_readme_exit_codes_are_the_ones_cli_returns() -> None:
+    from helpers import ROOT
+
+    from akscan import cli
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("### Exit codes"):]
+    table = table[:table.index("\n\n", table.index("| code"))]
+    codes = {int(m) for m in re.findall(r"^\| (\d+) \|", table, flags=re.MULTILINE)}
+    assert codes == {cli.EXIT_CLEAN, cli.EXIT_FINDINGS, cli.EXIT_ERROR, cli.EXIT_INTERRUPTED}

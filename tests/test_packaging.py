@@ -77,3 +77,61 @@ def test_installed_wheel_writes_sarif_with_its_declared_dependencies(
     # Relative to the git checkout holding demo/, or to demo/ itself outside one (an sdist).
     assert {uri.removeprefix("demo/") for uri in uris} == {"app/oss_upload.py", "deploy/.env",
                                                            "deploy/main.tf"}
+
+
+# --- project metadata that users and packagers rely on (issue 11) --------------------------
+
+
+def _pyproject() -> dict[str, object]:
+    from akscan import toml
+
+    return toml.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_requires_python_is_what_the_dependencies_need_and_the_linters_target() -> None:
+    # ahocorasick-rs publishes nothing for 3.9: a 3.9 install would fail on it.
+    data: dict = _pyproject()  # type: ignore[type-arg]
+    assert data["project"]["requires-python"] == ">=3.10"
+    assert data["tool"]["ruff"]["target-version"] == "py310"
+    assert data["tool"]["mypy"]["python_version"] == "3.10"
+
+
+def test_license_file_is_the_apache_2_0_text_the_metadata_names() -> None:
+    data: dict = _pyproject()  # type: ignore[type-arg]
+    assert data["project"]["license"] == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    for words in ("Apache License", "Version 2.0, January 2004",
+                  "TERMS AND CONDITIONS FOR USE, REPRODUCTION, AND DISTRIBUTION",
+                  "END OF TERMS AND CONDITIONS"):
+        assert words in text
+    assert "LICENSE" in data["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]
+
+
+def test_wheel_carries_the_license(installed: Path) -> None:
+    code = ("import importlib.metadata as m; d = m.distribution('akscan'); "
+            "print(any(str(f).endswith('LICENSE') for f in d.files))")
+    out = subprocess.run([str(installed / "python"), "-c", code], check=True, text=True,
+                         capture_output=True, cwd="/", env=_ENV).stdout
+    assert out.strip() == "True"
+
+
+def test_the_virtualenv_the_readme_creates_is_ignored_by_git() -> None:
+    import pathspec
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "python3 -m venv .venv" in readme
+    ignore = pathspec.GitIgnoreSpec.from_lines(
+        (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines())
+    assert ignore.match_file(".venv/bin/python")
+
+
+def test_readme_hook_pins_the_release_tag_of_this_version() -> None:
+    import re
+
+    import akscan
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    revs = set(re.findall(r"^\s*rev: (\S+)$", readme, flags=re.MULTILINE))
+    assert revs == {f"v{akscan.__version__}"}
+    releasing = readme[readme.index("## Releasing"):]
+    assert f"git tag -a v{akscan.__version__}" in releasing or "git tag -a v$VERSION" in releasing

@@ -319,7 +319,8 @@ _LITERAL = re.compile(
 )
 # Between two pieces: spaces, line breaks, backslash continuations, one + (most languages) or .
 # (PHP) or nothing at all (Python, C and shell put literals side by side).
-_JOINER = re.compile(r"(?:[ \t]|\\?\r?\n)*(?:[+.](?:[ \t]|\\?\r?\n)*)?")
+_GAP = r"(?:[ \t]|\\?\r?\n|//[^\r\n]*|#[^\r\n]*)"
+_JOINER = re.compile(f"{_GAP}*(?:[+.]{_GAP}*)?")
 # An unquoted token continued on the next line (shell, Java .properties).
 _CONTINUED = re.compile(r"[A-Za-z0-9+/=_\-]+\\\r?\n[ \t]*[A-Za-z0-9+/=_\-]+")
 _CONTINUATION = re.compile(r"\\\r?\n[ \t]*")
@@ -327,11 +328,11 @@ _CONTINUATION = re.compile(r"\\\r?\n[ \t]*")
 # literal, or a backslash line continuation (SPLIT_AFTER); as a field's value, a literal that
 # the next one continues (SPLIT_VALUE).
 SPLIT_AFTER = re.compile(
-    r"""[A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`](?:[ \t]|\\?\r?\n)*[+.]?(?:[ \t]|\\?\r?\n)*"""
-    r"""[fFrRbBuU@$]{0,2}["'`])""")
+    r"""[A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`]""" + _GAP + "*[+.]?" + _GAP
+    + r"""*[fFrRbBuU@$]{0,2}["'`])""")
 SPLIT_VALUE = re.compile(
-    r"""[fFrRbBuU@$]{0,2}["'`][A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`](?:[ \t]|\\?\r?\n)*[+.]?"""
-    r"""(?:[ \t]|\\?\r?\n)*[fFrRbBuU@$]{0,2}["'`])"""
+    r"""[fFrRbBuU@$]{0,2}["'`][A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`]""" + _GAP + "*[+.]?"
+    + _GAP + r"""*[fFrRbBuU@$]{0,2}["'`])"""
     r"""|[A-Za-z0-9+/=_\-]+\\\r?\n""")
 
 

@@ -22,7 +22,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
-from typing import Optional
 
 from akscan.detect import codec
 from akscan.detect.limits import MAX_HITS_KEPT
@@ -32,7 +31,7 @@ from akscan.rules import Rule
 MAX_DEPTH = 2
 # Where each keyword or (lower-cased) encoded form of one occurs in a text, as the prefilter
 # finds them; None where the offsets are not known (they are then searched for).
-Hits = Mapping[bytes, Optional[Sequence[int]]]
+Hits = Mapping[bytes, Sequence[int] | None]
 HitsOf = Callable[[str], Hits]
 
 # The shortest encoded form of a keyword searched for: shorter ones turn up by chance in every
@@ -305,7 +304,7 @@ def _find_all(text: str, word: str) -> list[int]:
 # trying every shorter name.
 _VALUE = re.compile(
     r"""(?=(?P<name>[\w.\-]{0,30}))(?P=name)\\?["'`]?[ \t]*(?:=>|:=|==|=|:|,|\(|[ \t])[ \t]*"""
-    r"""(?:[A-Za-z_][\w.]{0,40}\([ \t]*)?(?:\([ \t]*(?:\r?\n[ \t]*)?)?"""
+    r"""(?:\r?\n[ \t]*)?(?:[A-Za-z_][\w.]{0,40}\([ \t]*)?(?:\([ \t]*(?:\r?\n[ \t]*)?)?"""
     r"""(?:(?P<split>""" + codec.SPLIT_VALUE.pattern + ")"
     r"""|\\?["'`]?(?=[A-Za-z_\-]*[0-9+/=])(?P<run>[A-Za-z0-9+/_\-]{16,}={0,2})(?![(]))""")
 # A name's rest and an assignment, up to the value (for `_role`).
@@ -421,7 +420,10 @@ def _token_encoding(text: str, start: int, end: int) -> str:
 
 
 _HEX = re.compile(r"[0-9A-Fa-f]+")
-_OPEN_END = re.compile(r"[+.\\][ \t\r]*\Z")
+# A line that leaves a literal open: it ends with + . or \ (a comment may follow), or the next
+# line starts with one or with a quote.
+_OPEN_END = re.compile(r"[+.\\][ \t\r]*(?:(?://|#)[^\n]*)?\Z")
+_MAX_CONTINUED_LINES = 64
 _OPEN_START = re.compile(r"\n[ \t]*[+.\"'`]")
 
 
@@ -437,9 +439,15 @@ def _region(text: str, offset: int) -> tuple[int, int]:
     line_start = text.rfind("\n", lo, offset) + 1 or lo
     line_end = text.find("\n", offset, hi)
     line_end = min(len(text), hi) if line_end < 0 else line_end
-    # Split literals continue over the next lines: take a few when the line ends open.
-    if _OPEN_END.search(text, line_start, line_end) or _OPEN_START.match(text, line_end):
-        line_end = line_forward(text, line_end, 8, _REGION_AFTER)
+    # Split literals continue over the next lines: take them while each leaves one open.
+    last_start = line_start
+    for _ in range(_MAX_CONTINUED_LINES):
+        if line_end >= min(len(text), hi) or not (
+                _OPEN_END.search(text, last_start, line_end)
+                or _OPEN_START.match(text, line_end)):
+            break
+        following = text.find("\n", line_end + 1, hi)
+        last_start, line_end = line_end + 1, min(len(text), hi) if following < 0 else following
     return (soft_boundary(text, max(line_start, lo), forward=True),
             soft_boundary(text, min(line_end, hi), forward=False))
 

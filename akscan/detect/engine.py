@@ -14,11 +14,13 @@ import bisect
 import dataclasses
 import itertools
 import math
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation
 
+from akscan.detect.codec import PERCENT
 from akscan.detect.decoders import Decoders, Hits
 from akscan.detect.filters import (
     char_classes,
@@ -72,6 +74,8 @@ class _Candidate:
     start: int
     end: int
     secret: str
+    # decodings of the match itself: a token percent-encoded in a URL is the decoded token
+    decoded: tuple[str, ...] = ()
 
 
 class Engine:
@@ -241,9 +245,11 @@ class Engine:
             candidates = self._match(excerpt, rules, result)
             for candidate, _ in self._in_context(candidates, excerpt_lines):
                 start, end, names = layer.locate(candidate.start, candidate.end)
-                located = _Candidate(candidate.rule, start, end, candidate.secret)
+                located = _Candidate(candidate.rule, start, end, candidate.secret,
+                                     candidate.decoded)
                 finding = _finding(fragment, located, lines, lines.line_of(start))
-                found.append((start, end, dataclasses.replace(finding, decoded=names)))
+                found.append((start, end, dataclasses.replace(
+                    finding, decoded=names + candidate.decoded)))
         return found
 
     def _match(
@@ -441,7 +447,20 @@ def _candidate(rule: Rule, match: object, timeout: float) -> _Candidate | None:
         return None
     if rule.min_entropy and shannon_entropy(secret) < rule.min_entropy:
         return None
+    # An STS token in a signed URL is written percent-encoded (%2B, %2F, %3D): the credential,
+    # its fingerprint and what validation sends are the decoded token, the same in any encoding.
+    if "%" in secret:
+        plain = _PERCENT_ESCAPE.sub(_unescape, secret)
+        if plain != secret:
+            return _Candidate(rule, start, end, plain, (PERCENT,))
     return _Candidate(rule, start, end, secret)
+
+
+_PERCENT_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+
+def _unescape(match: re.Match[str]) -> str:
+    return chr(int(match.group(1), 16))
 
 
 def _rank(rule: Rule) -> tuple[int, int]:
@@ -470,6 +489,7 @@ def _finding(fragment: Fragment, c: _Candidate, lines: _LineIndex, line: int) ->
         line_text=_clip(text, line_start, line_end, c.start).rstrip("\r"),
         suppressed=lines.allow_reason(line, line_end),
         origin=fragment.origin,
+        decoded=c.decoded,
     )
 
 

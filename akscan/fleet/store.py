@@ -220,6 +220,7 @@ def _lock(path: Path) -> IO[bytes]:
 def _dump(finding: Finding) -> str:
     data = asdict(finding)
     data.pop("validation", None)  # a verdict is for one run, never stored
+    data.pop("at_tip", None)  # so is where the tip stood (the store keeps its own presence)
     return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
 
@@ -228,4 +229,5 @@ def _load(text: str) -> Finding:
     data["paired_with"] = tuple(PartnerRef(**p) for p in data["paired_with"])
     data["origin"] = tuple(tuple(pair) for pair in data["origin"])
     data["decoded"] = tuple(data.get("decoded", ()))
+    data.pop("at_tip", None)
     return Finding(**data)

@@ -22,6 +22,7 @@ from akscan import git
 from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.model import Finding
+from akscan.pipeline import tip
 from akscan.pipeline.files import ContentResult, member_suffix, scan_stream
 from akscan.sources import archives
 from akscan.sources.blobs import read_blobs, read_objects
@@ -185,8 +186,16 @@ def scan_history(
     if listing.gitlinks:
         stats.notes.append(f"{listing.gitlinks} submodule entries (gitlinks) were not entered: "
                            "their commits live in other repositories; scan those separately")
+    placed = _introductions(listing, by_blob)
+    if options.shard[1] > 1:  # a share cannot tell what the tip holds; the caller merges
+        findings = [f for f, _, _ in placed]
+    else:
+        secrets_of = {oid: frozenset(f.secret for f in found)
+                      for oid, (_, found) in by_blob.items()}
+        findings = tip.attach(repo, revisions, placed, listing, secrets_of,
+                              {*missing, *(oid for oid, _ in oversized)})
     stats.seconds = time.monotonic() - started
-    return _introductions(listing, by_blob), stats
+    return findings, stats
 
 
 def _report_unreadable(repo: git.Repo, listing: Listing, missing: Sequence[str],
@@ -219,11 +228,12 @@ def in_shard(oid: str, shard: tuple[int, int]) -> bool:
 
 def _introductions(
     listing: Listing, by_blob: dict[str, tuple[str, list[Finding]]]
-) -> list[Finding]:
-    """Each blob's findings at each (commit, path) that first added their secret at that path;
-    a finding inside an archive blob keeps its `!member` part."""
+) -> list[tip.Placed]:
+    """Each blob's findings at each (commit, path) that first added their secret at that path,
+    with that commit's index and the path; a finding inside an archive blob keeps its `!member`
+    part."""
     seen: set[tuple[bytes, str]] = set()
-    out: list[Finding] = []
+    out: list[tip.Placed] = []
     for commit_index, path, oid in listing.additions:
         label, found = by_blob.get(oid, ("", []))
         if not found:
@@ -234,6 +244,6 @@ def _introductions(
         seen.update((path, secret) for secret in fresh)
         shown = display(path)
         origin = listing.commits[commit_index].origin()
-        out.extend(f.moved_to(shown + member_suffix(f.path, label), origin)
+        out.extend((f.moved_to(shown + member_suffix(f.path, label), origin), commit_index, path)
                    for f in found if f.secret in fresh)
     return out

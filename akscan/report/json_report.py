@@ -37,6 +37,10 @@ def finding_to_dict(finding: Finding, show_secrets: bool) -> dict[str, Any]:
         "decoded": list(finding.decoded),
     }
     data.update(dict(finding.origin))
+    if finding.at_tip is not None:  # history findings in files (see README, "JSON report")
+        tip = finding.at_tip
+        data.update(tip=tip.tip, tip_commit=tip.tip_commit, present_at_tip=tip.present,
+                    removed_in=tip.removed_in, removed_date=tip.removed_date)
     if show_secrets:
         data["secret"] = finding.secret
     return data

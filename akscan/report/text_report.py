@@ -6,8 +6,8 @@ grep and editors that jump to `path:line:column`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Callable, TextIO
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from akscan.model import Finding, Validation
 from akscan.report import ReportContext

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Union
 
 from akscan import git
 from akscan.terminal import path_from_bytes
@@ -67,7 +66,7 @@ class Tagged:
         return f"ref {self.ref}"
 
 
-Source = Union[Commit, Tagged]
+Source = Commit | Tagged
 
 
 @dataclass
@@ -79,6 +78,8 @@ class Listing:
     additions: list[tuple[int, bytes, str]] = field(default_factory=list)
     # blob id -> (commit index, path) where it first appeared, to name it in messages
     first_seen: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    # (index into commits, path) of every deletion, for when a secret left a path
+    deletions: list[tuple[int, bytes]] = field(default_factory=list)
     gitlinks: int = 0
     # Paths the user excluded (`exclude` settings, --exclude): never read, only counted.
     exclude: Callable[[str], bool] | None = None
@@ -100,7 +101,8 @@ class Listing:
                 path = next(tokens, b"")
                 mode, oid = _result_side(token)
                 if git.is_null(oid):
-                    continue  # deleted here
+                    self.deletions.append((len(self.commits) - 1, path))
+                    continue
                 if mode == GITLINK_MODE:
                     self.gitlinks += 1
                     continue

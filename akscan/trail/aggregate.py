@@ -9,8 +9,9 @@ pairs once took 6.8 GB of memory). The caps are far above what one account's key
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from akscan.trail.events import Call
 

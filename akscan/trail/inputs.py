@@ -6,13 +6,13 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 from akscan import userfile
 from akscan.errors import AkscanError
 from akscan.model import ACCESS_KEY_ID
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # An AccessKey ID anywhere on a line: a bare list, or a CSV exported from the RAM console.
 _KEY_ID = re.compile(r"(?<![A-Za-z0-9])LTA[A-Za-z0-9]{10,30}(?![A-Za-z0-9])")
 

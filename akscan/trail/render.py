@@ -11,8 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import textwrap
-from collections.abc import Sequence
-from typing import Any, Callable, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 from akscan.terminal import escape, json_safe
 from akscan.trail.report import LEAKED, UNKNOWN_IP

@@ -27,7 +27,7 @@ import unicodedata
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Union
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,7 +42,7 @@ _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\
 _ALLOWED = {"\n", "\t"}
 _ERROR_LINE = re.compile(r"^akscan(?: [\w-]+)?: error: ")
 
-Stdout = Union[str, Path]  # "pipe", "closed", or a file to write to (e.g. /dev/full)
+Stdout = str | Path  # "pipe", "closed", or a file to write to (e.g. /dev/full)
 
 
 @dataclass

@@ -1,0 +1,110 @@
+"""Where each history finding stands at the tip: still at its path, or which commit removed it.
+
+The tip is HEAD when all refs are scanned, else the first revision given (B of A..B). Cost stays
+linear: one `ls-tree` of the tip, and, only when some finding is no longer there, one `rev-list`
+of the tip's history; the path changes come from the `git log` already read, so no commit's tree
+is walked again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from akscan import git
+from akscan.model import Finding, TipContext
+from akscan.sources.git_log import Commit, Listing
+
+# A history finding before its tip context: the finding, the listing's source index, the path.
+Placed = tuple[Finding, int, bytes]
+
+
+def tip_of(revisions: Sequence[str]) -> str | None:
+    """The revision a scan's findings are compared with: HEAD for --all, else the first one
+    given that is not excluded (`B` of `A..B`, `HEAD` of `A..`)."""
+    negative = False
+    for rev in revisions:
+        if rev == "--not":
+            negative = not negative
+        elif rev == "--all":
+            return "HEAD"
+        elif rev.startswith("-") or rev.startswith("^") or negative:
+            continue
+        else:
+            for dots in ("...", ".."):
+                if dots in rev:
+                    return rev.split(dots, 1)[1] or "HEAD"
+            return rev
+    return None
+
+
+def attach(
+    repo: git.Repo, revisions: Sequence[str], placed: Sequence[Placed], listing: Listing,
+    secrets_of: Mapping[str, frozenset[str]], unreadable: set[str],
+) -> list[Finding]:
+    """The findings, those in files of commits given their TipContext."""
+    tip = tip_of(revisions)
+    tip_commit = git.resolve(repo, tip) if tip is not None else None
+    in_files = [(f, path) for f, source, path in placed
+                if isinstance(listing.commits[source], Commit) and not path.startswith(b"<")]
+    if tip is None or tip_commit is None or not in_files:
+        return [f for f, _, _ in placed]
+    wanted = {path for _, path in in_files}
+    at_tip = {path: oid for _mode, oid, path in git.tree_entries(repo, tip_commit)
+              if path in wanted}
+
+    def present(path: bytes, secret: str) -> bool | None:
+        oid = at_tip.get(path)
+        if oid is None:
+            return False
+        if oid in secrets_of:
+            return secret in secrets_of[oid]
+        if oid in unreadable or oid not in listing.first_seen:
+            return None  # the tip's file there was not scanned
+        return False
+
+    contexts: dict[tuple[bytes, str], TipContext] = {}
+    gone = [(path, f.secret) for f, path in in_files if present(path, f.secret) is False]
+    removals = _removals(repo, tip_commit, listing, gone, secrets_of) if gone else {}
+    for f, path in in_files:
+        key = (path, f.secret)
+        if key not in contexts:
+            removed = removals.get(key)
+            contexts[key] = TipContext(tip, tip_commit, present(path, f.secret),
+                                       removed.sha if removed else None,
+                                       removed.date if removed else None)
+    out = []
+    for f, source, path in placed:
+        context = contexts.get((path, f.secret))
+        in_file = isinstance(listing.commits[source], Commit) and not path.startswith(b"<")
+        out.append(dataclasses.replace(f, at_tip=context) if in_file and context else f)
+    return out
+
+
+def _removals(
+    repo: git.Repo, tip_commit: str, listing: Listing, gone: Sequence[tuple[bytes, str]],
+    secrets_of: Mapping[str, frozenset[str]],
+) -> dict[tuple[bytes, str], Commit]:
+    """For each (path, secret) no longer at the tip: the last commit on the tip's history whose
+    change to that path took the secret out (a deletion, or a new content without it)."""
+    index = {c.sha: i for i, c in enumerate(listing.commits) if isinstance(c, Commit)}
+    ancestors = {index[sha] for sha in git.rev_list(repo, tip_commit) if sha in index}
+    paths = {path for path, _ in gone}
+    events: dict[bytes, list[tuple[int, str | None]]] = {path: [] for path in paths}
+    for source, path, oid in listing.additions:
+        if path in paths and source in ancestors:
+            events[path].append((source, oid))
+    for source, path in listing.deletions:
+        if path in paths and source in ancestors:
+            events[path].append((source, None))
+    found: dict[tuple[bytes, str], Commit] = {}
+    for path, secret in gone:
+        held = False
+        for source, content in sorted(events[path], key=lambda e: e[0]):  # parents first
+            now = content is not None and secret in secrets_of.get(content, frozenset())
+            if held and not now:
+                commit = listing.commits[source]
+                assert isinstance(commit, Commit)
+                found[(path, secret)] = commit
+            held = now
+    return found
