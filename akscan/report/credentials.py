@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from akscan.model import (
     ID_KINDS,
@@ -101,9 +100,9 @@ class Credential:
         return min(dated, key=lambda f: dict(f.origin)["date"]) if dated else None
 
 
-    def at_tip(self) -> str:
+    def tip_summary(self) -> str:
         """Where the credential stands at the tip of a history scan, in a line, or ''."""
-        contexts = [(f, tip_context(f)) for f in self.findings]
+        contexts = [(f, f.at_tip) for f in self.findings]
         known = [(f, t) for f, t in contexts if t is not None]
         if not known:
             return ""
@@ -120,21 +119,18 @@ class Credential:
         return f"not known whether it is still at {name}"
 
 
-def tip_context(finding: Finding) -> Any:
-    """The finding's TipContext (issue 13, item 4), or None for files and older findings."""
-    return getattr(finding, "at_tip", None)
-
-
-def tip_note(finding: Finding) -> str:
-    """`still at HEAD` / `removed in SHA on DATE` for one history finding, or ''."""
-    tip = tip_context(finding)
+def tip_note(finding: Finding, short: bool = False) -> str:
+    """`still at HEAD` / `removed in SHA on DATE` for one history finding, or ''; `short`
+    abbreviates the commit and the date."""
+    tip = finding.at_tip
     if tip is None:
         return ""
     if tip.present:
         return f"still at {tip.tip}"
     if tip.removed_in:
-        when = f" on {tip.removed_date}" if tip.removed_date else ""
-        return f"removed from {tip.tip} in {tip.removed_in}{when}"
+        date = (tip.removed_date or "")[:10 if short else None]
+        when = f" on {date}" if date else ""
+        return f"removed from {tip.tip} in {tip.removed_in[:12 if short else None]}{when}"
     return f"not at {tip.tip}" if tip.present is False else ""
 
 

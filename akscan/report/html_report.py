@@ -170,7 +170,7 @@ def _facts(credential: Credential) -> str:
         rows.append(("introduced", _t(f"commit {origin.get('commit', '?')[:12]} by "
                                       f"{origin.get('author', '?')} on "
                                       f"{origin.get('date', '?')} in {first.path}")))
-    tip = credential.at_tip()
+    tip = credential.tip_summary()
     if tip:
         rows.append(("at the tip", _t(tip)))
     if credential.suppressed:
@@ -223,7 +223,7 @@ def _commit_cell(finding: Finding) -> str:
     if origin.get("date"):
         parts.append(_t(origin["date"]))
     parts += [f"{_t(k)}: {_t(v)}" for k, v in finding.origin if k not in _SHOWN_ORIGIN]
-    note = tip_note(finding)
+    note = tip_note(finding, short=True)
     if note:
         parts.append(f'<span class="tip">{_t(note)}</span>')
     return "<br>".join(parts)

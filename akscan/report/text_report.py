@@ -76,7 +76,7 @@ def _block(stream: TextIO, credential: Credential, excerpts: Excerpts, context: 
     if v:
         for line in _validation_lines(v):
             stream.write(f"  {paint('2', line[0])} {printable(line[1])}\n")
-    tip = credential.at_tip()
+    tip = credential.tip_summary()
     if tip:
         stream.write(f"  {paint('2', 'at the tip:')} {printable(tip)}\n")
     for finding in credential.findings:
