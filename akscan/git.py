@@ -383,3 +383,15 @@ def rev_list(repo: Repo, rev: str) -> Iterator[str]:
     with Process(repo, ["rev-list", "--end-of-options", rev, "--"]) as proc:
         for line in proc.stdout:
             yield line.decode("ascii", "replace").strip()
+
+
+def tracked_paths(directory: str) -> frozenset[str] | None:
+    """The files git tracks under `directory` (`git ls-files`), relative to it and
+    '/'-separated as file names decode on this system; None when `directory` is in no git
+    work tree or git cannot say. A directory scan uses it so that a tracked file matching
+    .gitignore is still scanned, as git itself treats it (issue 15)."""
+    try:
+        listing = run(directory, ["ls-files", "-z", "--cached"], env=_isolated_env())
+    except AkscanError:
+        return None
+    return frozenset(os.fsdecode(path) for path in listing.split(b"\0") if path)

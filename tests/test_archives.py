@@ -245,12 +245,16 @@ def test_text_that_starts_like_an_archive_is_read_as_text(
     assert archives.kind(bz2.compress(b"")) == archives.kind(bz2.compress(b"x")) == "bzip2"
 
 
-def test_binary_files_that_are_not_archives_are_still_skipped(
+def test_binary_files_that_are_not_archives_are_scanned_as_binary_not_opened(
     tmp_path: Path, scan_json: ScanJson
 ) -> None:
-    (tmp_path / "blob.bin").write_bytes(b"\x00\x01PK\x03\x04" + credentials()[0].encode())
+    text = credentials()[0]
+    blob = b"\x00\x01PK\x03\x04" + text.encode() + bytes(range(256))
+    (tmp_path / "blob.bin").write_bytes(blob)
     code, findings, err = scan_json(tmp_path)
-    assert (code, findings) == (0, []) and "1 binary skipped" in err
+    assert code == 1 and "1 binary (printable runs scanned)" in err
+    assert findings and all(f["path"] == "blob.bin" for f in findings)
+    assert "corrupt" not in err
 
 
 # --- git history, staged files, SARIF -------------------------------------------------------

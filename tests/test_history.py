@@ -181,7 +181,7 @@ def test_non_utf8_and_spaced_file_names(repo: Repo, capsys: pytest.CaptureFixtur
     assert by_secret(findings, secret)[0]["path"] == "conf/caf\\xe9 prod.env"
 
 
-def test_binary_and_oversized_blobs_are_skipped_and_counted(
+def test_binary_blobs_are_scanned_as_binary_and_oversized_ones_counted(
     repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text = credentials()[0]
@@ -194,8 +194,8 @@ def test_binary_and_oversized_blobs_are_skipped_and_counted(
     code, findings, err = history(capsys, str(repo.path), "--max-file-size", "4k")
 
     assert code == 1
-    assert {f["path"] for f in findings} == {"small.env"}
-    assert "1 binary skipped" in err and "1 over the size limit" in err
+    assert {f["path"] for f in findings} == {"small.env", "image.png"}
+    assert "1 binary (printable runs scanned)" in err and "1 over the size limit" in err
     assert "big.env (blob " in err and f"first in commit {big[:12]}" in err
 
 

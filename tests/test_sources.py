@@ -187,7 +187,7 @@ def test_file_over_max_file_size_is_reported_as_not_scanned(
 # --- binary and special files ---------------------------------------------------------------
 
 
-def test_binary_file_with_a_key_is_skipped_and_counted(
+def test_key_in_a_binary_file_is_found_in_its_printable_runs_and_counted(
     tmp_path: Path, scan_json: ScanJson
 ) -> None:
     key = random_id()
@@ -195,9 +195,10 @@ def test_binary_file_with_a_key_is_skipped_and_counted(
         b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + id_line(key).encode() + bytes(range(256))
     )
     code, findings, err = scan_json(tmp_path)
-    assert findings == []
-    assert code == 0
-    assert "1 binary skipped" in err
+    assert code == 1, err
+    found = only_finding_for(findings, key)
+    assert (found["line"], found["column"]) == (1, 16 + ID_COLUMN)
+    assert "1 binary (printable runs scanned)" in err
 
 
 def test_fifo_in_a_directory_is_skipped_without_hanging(tmp_path: Path) -> None:
@@ -468,17 +469,23 @@ def test_unreadable_directory_is_warned_about_and_the_scan_goes_on(
     assert len(warnings) == 1 and "warning" in warnings[0]
 
 
-def test_fifo_named_on_the_command_line_is_skipped_without_hanging(tmp_path: Path) -> None:
+def test_fifo_named_on_the_command_line_is_read_like_cat_would(tmp_path: Path) -> None:
+    key = random_id()
     os.mkfifo(tmp_path / "pipe")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "akscan", "scan", "--format", "json", str(tmp_path / "pipe")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(),
+        cwd=tmp_path,
+    )
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "akscan", "scan", "-v", str(tmp_path / "pipe")],
-            capture_output=True, text=True, timeout=30, env=subprocess_env(), cwd=tmp_path,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail("akscan blocked opening a FIFO named as an argument")
-    assert result.returncode == 0, result.stderr
-    assert "not a regular file" in result.stderr
+        with open(tmp_path / "pipe", "w") as writer:  # blocks until akscan opens it
+            writer.write(id_line(key))
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1, err
+    [found] = json.loads(out)["findings"]
+    assert found["secret_sha256"] == sha(key)
 
 
 def test_named_file_matching_an_exclude_is_not_scanned(tmp_path: Path, run_cli: RunCli) -> None:

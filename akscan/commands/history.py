@@ -157,7 +157,7 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
     if stats.excluded:
         summary += f"; {stats.excluded} paths excluded"
     if stats.binary_skipped:
-        summary += f"; {stats.binary_skipped} binary skipped"
+        summary += f"; {stats.binary_skipped} binary (printable runs scanned)"
     if stats.too_large:
         summary += f"; {stats.too_large} over the size limit"
     if stats.gitlinks:

@@ -19,7 +19,7 @@ from akscan.commands.common import (
 )
 from akscan.config import Config
 from akscan.errors import AkscanError
-from akscan.pipeline.files import ScanOptions, report_base, scan_paths
+from akscan.pipeline.files import STDIN, ScanOptions, report_base, scan_paths
 
 
 def add_parser(commands: Any) -> None:
@@ -27,10 +27,12 @@ def add_parser(commands: Any) -> None:
         "scan", help="scan files and directories for Alibaba Cloud credentials",
         description="Scan files and directories (default: the current directory). Directories "
                     "are walked honouring .gitignore; encoded keys are decoded and archives "
-                    "opened; other binary files are skipped and counted.",
+                    "opened; other binary files have their printable runs scanned with the "
+                    "high-precision rules. '-' reads standard input.",
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", default=["."],
-                        help="files or directories to scan (default: .)")
+                        help="files or directories to scan (default: .); '-' reads standard "
+                             "input")
     add_file_options(parser)
     add_common_options(parser)
     parser.set_defaults(run=run)
@@ -45,7 +47,10 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
     files.add_argument("--max-file-size", metavar="SIZE", type=size_option,
                        help="report larger files as not scanned (default: 50MB; e.g. 10MB, 512k)")
     files.add_argument("-j", "--jobs", metavar="N", type=int,
-                       help="files to scan in parallel (default: number of CPUs)")
+                       help="files to scan in parallel (default and most: number of CPUs)")
+    files.add_argument("--stdin-name", metavar="NAME", default="stdin",
+                       help="the path findings in standard input ('-') are reported at "
+                            "(default: stdin)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,9 +66,9 @@ def places_for(paths: list[str]) -> list[Path]:
     """Where settings and a baseline are looked for: from the first path's directory up to its
     repository root; never the current directory as such (issue 11)."""
     for path in paths:
-        if not os.path.lexists(path):
+        if path != STDIN and not os.path.lexists(path):
             raise AkscanError(f"{path}: no such file or directory")
-    first = Path(paths[0])
+    first = Path(next((p for p in paths if p != STDIN), "."))
     return [first if first.is_dir() else first.parent]
 
 
@@ -75,12 +80,15 @@ def collect(args: argparse.Namespace, config: Config) -> Outcome:
         gitignore=config.gitignore and not args.no_gitignore,
         max_file_size=args.max_file_size or config.max_file_size,
         jobs=jobs_setting(args, config),
+        stdin_name=getattr(args, "stdin_name", "stdin"),
     )
     findings, stats = scan_paths(args.paths, engine, options)
     megabytes = stats.bytes_scanned / 1e6
     summary = f"{stats.files_scanned} files, {megabytes:.1f} MB in {stats.seconds:.2f}s"
-    if stats.binary_skipped:
-        summary += f"; {stats.binary_skipped} binary skipped"
+    if stats.binary:
+        summary += f"; {stats.binary} binary (printable runs scanned)"
+    if stats.jobs_capped:
+        summary += f"; -j {stats.jobs_capped[0]} capped at {stats.jobs_capped[1]} CPUs"
     if stats.ignored:
         summary += f"; {stats.ignored} ignored"
     if stats.symlinks_outside:

@@ -1,42 +1,53 @@
-"""Scan bytes with the engine: files and directories, and streams of contents (git blobs).
+"""Scan files and directories: list them, then read and scan each (see `content`).
 
-Files: most of a file's scan holds the GIL (prefilter, decoding, filters), so threads gave no
-speed-up; worker processes each get a copy of the engine once and take files in batches.
-Streams: contents arrive from one git process in the parent, so they are scanned in threads
-with an engine that releases the GIL while matching.
+Most of a file's scan holds the GIL (prefilter, decoding, filters), so threads gave no
+speed-up; worker processes each get a copy of the engine once and take files in batches (see
+`workers` for signals and workers that die). Standard input and FIFOs or devices the user
+names are read in this process, as they come.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import stat
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
-import pathspec
-
+from akscan import git
 from akscan.config import DEFAULT_MAX_FILE_SIZE
-from akscan.detect.engine import Engine, Prefiltered
-from akscan.model import Finding, Fragment
+from akscan.detect.engine import Engine
+from akscan.model import Finding
+from akscan.pipeline import workers
+from akscan.pipeline.binary import scan_printable_stream
+from akscan.pipeline.content import (  # noqa: F401 (scan_stream, member_suffix: re-exported)
+    ContentResult,
+    limits_for,
+    member_suffix,
+    scan_bytes,
+    scan_stream,
+)
 from akscan.sources import archives
-from akscan.sources.decode import BinaryContent, decode, needs_decoding_first
-from akscan.sources.files import FileItem, WalkStats, display_path, walk
+from akscan.sources.decode import is_binary_head
+from akscan.sources.files import FileItem, WalkStats, compile_patterns, display_path, walk
+from akscan.sources.reading import NotReadable, open_listed, open_stream, read_upto
+
+STDIN = "-"
+_HEAD = 8192
 
 
 @dataclass
 class ScanStats:
     files_scanned: int = 0
     bytes_scanned: int = 0
-    binary_skipped: int = 0
+    binary: int = 0  # binary files whose printable runs were scanned
     too_large: int = 0
     ignored: int = 0
     symlinks_outside: int = 0
     special: int = 0
     seconds: float = 0.0
+    jobs_capped: tuple[int, int] | None = None  # (asked, used) when -j was over the CPUs
     errors: list[str] = field(default_factory=list)  # the scan is incomplete because of these
     notes: list[str] = field(default_factory=list)  # verbose-only explanations of skips
 
@@ -47,25 +58,15 @@ class ScanOptions:
     gitignore: bool = True
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
     jobs: int = 1
-
-
-@dataclass
-class ContentResult:
-    """What scanning one file's (or blob's) bytes gave."""
-
-    findings: list[Finding]
-    scanned_bytes: int = 0
-    binary: bool = False
-    too_large: bool = False
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    stdin_name: str = "stdin"  # how findings in standard input (`-`) are named
 
 
 def scan_paths(
     paths: Sequence[str], engine: Engine, options: ScanOptions,
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Finding], ScanStats]:
-    """Scan files and directories. A single directory's findings are relative to it."""
+    """Scan files and directories (`-`: standard input). A single directory's findings are
+    relative to it."""
     started = time.monotonic()
     stats = ScanStats()
     walk_stats = WalkStats()
@@ -78,24 +79,24 @@ def scan_paths(
         findings.extend(result.findings)
         stats.errors.extend(result.errors)
         stats.notes.extend(result.notes)
-        if result.binary:
-            stats.binary_skipped += 1
-        elif result.too_large:
+        if result.too_large:
             stats.too_large += 1
-        elif not result.errors:
+        elif not result.errors or result.findings or result.scanned_bytes:
             stats.files_scanned += 1
             stats.bytes_scanned += result.scanned_bytes
+            stats.binary += result.binary
         if on_progress is not None:
             on_progress(stats.files_scanned)
 
-    if options.jobs <= 1 or not _worth_processes(items):
-        for item in items:
+    for item in (i for i in items if i.stream):
+        handle(scan_stream_item(item, engine, options.max_file_size))
+    files = [i for i in items if not i.stream]
+    jobs = _jobs(options.jobs, stats)
+    if jobs <= 1 or not _worth_processes(files):
+        for item in files:
             handle(scan_file(item, engine, options.max_file_size))
     else:
-        with ProcessPoolExecutor(max_workers=options.jobs, initializer=_start_worker,
-                                 initargs=(engine, options.max_file_size)) as pool:
-            for result in pool.map(_scan_in_worker, items, chunksize=_BATCH):
-                handle(result)
+        _scan_in_processes(files, engine, options.max_file_size, jobs, stats, handle)
     stats.errors[:0] = walk_stats.errors
     stats.ignored = walk_stats.ignored
     stats.symlinks_outside = walk_stats.symlinks_outside
@@ -103,6 +104,16 @@ def scan_paths(
     stats.seconds = time.monotonic() - started
     findings.sort(key=Finding.sort_key)
     return findings, stats
+
+
+def _jobs(asked: int, stats: ScanStats) -> int:
+    """More worker processes than CPUs only add memory and switching (and `-j 100000`, from a
+    scanned repository's settings, say, would start a process storm): capped, and said."""
+    cpus = workers.usable_cpus()
+    if asked > cpus:
+        stats.jobs_capped = (asked, cpus)
+        return cpus
+    return asked
 
 
 # Starting workers costs tens of milliseconds: a pre-commit run over a few files stays in-process.
@@ -116,14 +127,34 @@ def _worth_processes(items: Sequence[FileItem]) -> bool:
     return len(items) >= _PARALLEL_MIN_FILES or sum(i.size for i in items) >= _PARALLEL_MIN_BYTES
 
 
+def _scan_in_processes(files: Sequence[FileItem], engine: Engine, max_file_size: int,
+                       jobs: int, stats: ScanStats,
+                       handle: Callable[[ContentResult], None]) -> None:
+    def handle_batch(results: list[ContentResult]) -> None:
+        for result in results:
+            handle(result)
+
+    def retried(batch: list[FileItem]) -> None:
+        stats.notes.append(f"a worker process died (killed by the system or a signal); its "
+                           f"{len(batch)} file(s) were scanned again in a new one")
+
+    def lost(batch: list[FileItem]) -> None:
+        stats.errors.extend(f"{item.display}: not scanned: the worker process scanning it "
+                            "died, also when retried alone (out of memory?)" for item in batch)
+
+    batches = (list(files[i:i + _BATCH]) for i in range(0, len(files), _BATCH))
+    workers.run_batches(_scan_batch, batches, jobs, _start_worker, (engine, max_file_size),
+                        handle_batch, lost, retried)
+
+
 def _start_worker(engine: Engine, max_file_size: int) -> None:
     global _worker
     _worker = (engine, max_file_size)
 
 
-def _scan_in_worker(item: FileItem) -> ContentResult:
+def _scan_batch(items: list[FileItem]) -> list[ContentResult]:
     assert _worker is not None, "worker used before _start_worker"
-    return scan_file(item, *_worker)
+    return [scan_file(item, *_worker) for item in items]
 
 
 def report_base(paths: Sequence[str]) -> str:
@@ -132,7 +163,7 @@ def report_base(paths: Sequence[str]) -> str:
 
 
 def _single_dir(paths: Sequence[str]) -> bool:
-    return len(paths) == 1 and os.path.isdir(paths[0])
+    return len(paths) == 1 and paths[0] != STDIN and os.path.isdir(paths[0])
 
 
 def _unique(items: Sequence[FileItem]) -> list[FileItem]:
@@ -152,199 +183,105 @@ def _items(
     paths: Sequence[str], options: ScanOptions, walk_stats: WalkStats, notes: list[str]
 ) -> Iterator[FileItem]:
     single_dir = _single_dir(paths)
-    excluded = pathspec.GitIgnoreSpec.from_lines(options.excludes) if options.excludes else None
+    excluded = compile_patterns(options.excludes, "exclude") if options.excludes else None
     for path in paths:
+        if path == STDIN:
+            yield FileItem(STDIN, display_path(options.stdin_name), 0, stream=True)
+            continue
         if os.path.isdir(path):
-            for item in walk(path, options.excludes, options.gitignore, walk_stats, notes.append):
-                if single_dir:
-                    yield item
-                else:
+            tracked = _tracked(path) if options.gitignore else frozenset()
+            for item in walk(path, options.excludes, options.gitignore, walk_stats, notes.append,
+                             tracked):
+                if not single_dir:
                     shown = display_path(os.path.normpath(os.path.join(path, item.display)))
-                    yield FileItem(item.fs_path, shown, item.size)
+                    item = FileItem(item.fs_path, shown, item.size, item.root, item.link)
+                yield item
+            continue
+        shown = display_path(os.path.normpath(path))
+        # Named files (what pre-commit passes) still obey the user's excludes.
+        if excluded is not None and excluded.match_file(shown):
+            walk_stats.ignored += 1
+            continue
+        try:
+            st = os.stat(path)
+        except OSError as exc:
+            walk_stats.errors.append(f"{shown}: {exc.strerror or exc}")
+            continue
+        if stat.S_ISREG(st.st_mode):
+            yield FileItem(path, shown, st.st_size, link=True)
+        elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+            # Named by the user (`/dev/stdin`, `<(cmd)`): read as it comes, as `cat` would.
+            yield FileItem(path, shown, 0, stream=True)
         else:
-            shown = display_path(os.path.normpath(path))
-            # Named files (what pre-commit passes) still obey the user's excludes.
-            if excluded is not None and excluded.match_file(shown):
-                walk_stats.ignored += 1
-                continue
-            try:
-                st = os.stat(path)
-            except OSError as exc:
-                walk_stats.errors.append(f"{shown}: {exc.strerror or exc}")
-                continue
-            if not stat.S_ISREG(st.st_mode):
-                walk_stats.special += 1
-                notes.append(f"{shown}: not a regular file, skipped")
-                continue
-            yield FileItem(path, shown, st.st_size)
+            walk_stats.special += 1
+            walk_stats.errors.append(f"{shown}: a socket or other special file cannot be "
+                                     "scanned")
+
+
+def _tracked(directory: str) -> frozenset[str]:
+    """What git tracks under `directory`, when it is in a git work tree (git is run only
+    then)."""
+    here = os.path.realpath(directory)
+    while not os.path.lexists(os.path.join(here, ".git")):
+        parent = os.path.dirname(here)
+        if parent == here:
+            return frozenset()
+        here = parent
+    return git.tracked_paths(directory) or frozenset()
 
 
 def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResult:
-    if item.size > max_file_size:
-        return ContentResult([], too_large=True, errors=[
-            f"{item.display}: {item.size} bytes is over the size limit of {max_file_size} "
-            "bytes; not scanned (raise --max-file-size to include it)"])
+    """Open a listed file safely (see `reading`) and scan it. The size limit applies to what is
+    held whole (text, archives); a binary file of any size has its printable runs scanned,
+    read in pieces."""
     try:
-        with open(item.fs_path, "rb") as handle:
-            data = handle.read(max_file_size + 1)
+        handle, st = open_listed(item)
+    except NotReadable as exc:
+        return ContentResult([], errors=[f"{item.display}: {exc}"])
+    with handle:
+        try:
+            if st.st_size > max_file_size:
+                return _scan_large(handle, item, engine, max_file_size, st.st_size)
+            data = read_upto(handle, st.st_size, max_file_size)
+        except OSError as exc:
+            return ContentResult([], errors=[f"{item.display}: cannot read: "
+                                             f"{exc.strerror or exc}"])
+    if len(data) > max_file_size:  # grew since it was listed
+        return _too_large(item.display, max_file_size, len(data))
+    return scan_bytes(data, item.display, engine, limits=limits_for(max_file_size))
+
+
+def _scan_large(handle: BinaryIO, item: FileItem, engine: Engine, max_file_size: int,
+                size: int) -> ContentResult:
+    head = read_upto(handle, _HEAD, _HEAD)
+    if archives.kind(head) is not None or not is_binary_head(head):
+        return _too_large(item.display, max_file_size, size)
+    result, scanned = scan_printable_stream(handle, head, item.display, engine)
+    return ContentResult(result.findings, scanned_bytes=scanned, binary=True,
+                         errors=result.warnings, notes=[
+                             f"{item.display}: binary, {size} bytes; its printable runs were "
+                             "scanned with the high-precision rules"])
+
+
+def _too_large(display: str, max_file_size: int, size: int) -> ContentResult:
+    return ContentResult([], too_large=True, errors=[
+        f"{display}: {size} bytes is over the size limit of {max_file_size} bytes; not "
+        "scanned (raise --max-file-size to include it)"])
+
+
+def scan_stream_item(item: FileItem, engine: Engine, max_file_size: int) -> ContentResult:
+    """Standard input or a named FIFO or device: read to its end, up to the size limit."""
+    try:
+        with open_stream(item) as handle:
+            data = read_upto(handle, 0, max_file_size)
+    except NotReadable as exc:
+        return ContentResult([], errors=[f"{item.display}: {exc}"])
     except OSError as exc:
         return ContentResult([], errors=[f"{item.display}: cannot read: {exc.strerror or exc}"])
-    if len(data) > max_file_size:  # grew since it was listed
-        return ContentResult([], too_large=True, errors=[
-            f"{item.display}: over the size limit of {max_file_size} bytes; not scanned"])
-    return scan_bytes(data, item.display, engine, limits=_limits(max_file_size))
-
-
-@functools.lru_cache(maxsize=4)
-def _limits(max_file_size: int) -> archives.Limits:
-    return archives.Limits(max_member=max_file_size)
-
-
-def scan_bytes(data: bytes, display: str, engine: Engine,
-               origin: tuple[tuple[str, str], ...] = (),
-               verdict: Prefiltered | None = None,
-               limits: archives.Limits = archives.DEFAULT_LIMITS) -> ContentResult:
-    """Scan the bytes of one file; `display` names it in findings and warnings. `verdict` is
-    the keyword prefilter's when the caller has already run it on these bytes. An archive is
-    scanned member by member, each found at `display!member`."""
-    archive_kind = archives.kind(data)
-    if archive_kind is not None:
-        return _scan_archive(data, archive_kind, display, engine, origin, limits, None)
-    return _scan_content(data, display, engine, origin, verdict)
-
-
-def _scan_content(data: bytes, display: str, engine: Engine,
-                  origin: tuple[tuple[str, str], ...],
-                  verdict: Prefiltered | None) -> ContentResult:
-    if verdict is None and not needs_decoding_first(data):
-        # Most files hold no keyword at all; deciding on the raw bytes skips decoding them.
-        verdict = engine.prefilter(data.lower())
-    if verdict is not None and not verdict:
-        return ContentResult([], scanned_bytes=len(data))
-    try:
-        text = decode(data)
-    except BinaryContent:
-        return ContentResult([], binary=True)
-    if verdict is None:
-        result = engine.scan(Fragment(display, text, origin))
-    else:
-        # Byte offsets are character offsets only when every character is one byte.
-        hits = verdict.hits if len(text) == len(data) else dict.fromkeys(verdict.hits)
-        result = engine.scan(Fragment(display, text, origin), verdict.rules, hits)
-    return ContentResult(result.findings, scanned_bytes=len(data), errors=result.warnings)
-
-
-@dataclass(frozen=True)
-class _Nesting:
-    depth: int  # of the archive being read: 1 for one that is not inside another
-    budget: archives.Budget  # shared by an outer archive and all inside it
-
-
-def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
-                  origin: tuple[tuple[str, str], ...], limits: archives.Limits,
-                  outer: _Nesting | None) -> ContentResult:
-    """Every member of an archive, scanned as a file at `display!member`; what a limit or a
-    corrupt archive leaves unread is an error (the scan is incomplete), never a crash."""
-    nesting = _Nesting(outer.depth + 1 if outer else 1,
-                       outer.budget if outer else archives.Budget(limits))
-    result = ContentResult([])
-    if nesting.depth > limits.max_depth:
-        result.errors.append(f"{display}: archive nested more than {limits.max_depth} deep; "
-                             "not scanned")
+    if len(data) > max_file_size:
+        result = scan_bytes(data[:max_file_size], item.display, engine,
+                            limits=limits_for(max_file_size))
+        result.errors.append(f"{item.display}: longer than the size limit of {max_file_size} "
+                             "bytes; only that much was read and scanned")
         return result
-    read = 0
-    try:
-        for member in archives.members(data, archive_kind, display, limits, nesting.budget):
-            shown = f"{display}!{member.name}"
-            if member.renamed_from is not None:
-                result.notes.append(f"{display}: member '{member.renamed_from}' is shown as "
-                                    f"'{member.name}' (absolute or '..' path)")
-            if member.data is None:
-                result.errors.append(f"{shown}: {member.problem}; not scanned")
-                continue
-            read += 1
-            inner_kind = archives.kind(member.data)
-            if inner_kind is not None:
-                inner = _scan_archive(member.data, inner_kind, shown, engine, origin, limits,
-                                      nesting)
-            else:
-                inner = _scan_content(member.data, shown, engine, origin, None)
-            result.findings.extend(inner.findings)
-            result.errors.extend(inner.errors)
-            result.notes.extend(inner.notes)
-            result.scanned_bytes += inner.scanned_bytes
-    except archives.LimitReached as exc:
-        result.errors.append(f"{display}: {exc}; the rest of the archive was not scanned")
-    except archives.ArchiveError as exc:
-        rest = f"scanning stopped after {read} member(s)" if read else "not scanned"
-        result.errors.append(f"{display}: corrupt or unreadable archive ({exc}); {rest}")
-    return result
-
-
-def member_suffix(path: str, container: str) -> str:
-    """`!inner/path` of a finding at `container!inner/path`, or '' for one in `container`."""
-    return path[len(container):] if path.startswith(container + "!") else ""
-
-
-def _decode_first(data: bytes) -> bool:
-    """Whether a keyword search of the raw bytes would be wrong: UTF-16, binary, archives."""
-    return needs_decoding_first(data) or archives.kind(data) is not None
-
-
-# Contents gathered for one keyword prefilter pass (see Engine.rules_for_each).
-_BATCH_BYTES = 1 << 20
-
-
-def scan_stream(
-    contents: Iterable[tuple[str, bytes]], engine: Engine, jobs: int,
-    label: Callable[[str], str], handle: Callable[[str, ContentResult], None],
-    limits: archives.Limits = archives.DEFAULT_LIMITS,
-) -> None:
-    """Scan (key, bytes) items as they arrive; `handle` gets every result, not in order.
-
-    Items are gathered into batches of about a megabyte; each batch is prefiltered by keyword
-    as a whole (most contents of a git history hold none) and its remaining items scanned, one
-    batch per thread, so that the thread reading `contents` only reads.
-    """
-
-    def scan_batch(batch: list[tuple[str, bytes]]) -> list[tuple[str, ContentResult]]:
-        plain = [(key, data) for key, data in batch if not _decode_first(data)]
-        verdicts = engine.prefilter_each([data for _, data in plain]) if plain else []
-        out = [
-            (key, scan_bytes(data, label(key), engine, verdict=verdict) if verdict
-             else ContentResult([], scanned_bytes=len(data)))
-            for (key, data), verdict in zip(plain, verdicts)
-        ]
-        if len(plain) < len(batch):  # UTF-16, binary or archives: decoded before deciding
-            out.extend((key, scan_bytes(data, label(key), engine, limits=limits))
-                       for key, data in batch if _decode_first(data))
-        return out
-
-    def batches() -> Iterator[list[tuple[str, bytes]]]:
-        batch: list[tuple[str, bytes]] = []
-        size = 0
-        for key, data in contents:
-            batch.append((key, data))
-            size += len(data)
-            if size >= _BATCH_BYTES:
-                yield batch
-                batch, size = [], 0
-        if batch:
-            yield batch
-
-    if jobs <= 1:
-        for batch in batches():
-            for key, result in scan_batch(batch):
-                handle(key, result)
-        return
-    pending: deque[Future[list[tuple[str, ContentResult]]]] = deque()
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        for batch in batches():
-            pending.append(pool.submit(scan_batch, batch))
-            # Waiting on the oldest batch bounds how much content is held in memory at once.
-            while pending and (len(pending) > 2 * jobs or pending[0].done()):
-                for key, result in pending.popleft().result():
-                    handle(key, result)
-        while pending:
-            for key, result in pending.popleft().result():
-                handle(key, result)
+    return scan_bytes(data, item.display, engine, limits=limits_for(max_file_size))

@@ -1,18 +1,22 @@
 """Files and directories: which files to scan, honouring .gitignore and excludes.
 
 Symbolic links are followed only when they resolve inside the scan root, and every real file or
-directory is visited once, so links can neither leak the scan outside the root nor loop.
+directory is visited once, so links can neither leak the scan outside the root nor loop. The walk
+keeps its own stack, so a tree of any depth is walked. Inside a git work tree, what git tracks
+is scanned whatever .gitignore says, as git itself does (issue 15).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pathspec
 
+from akscan.errors import AkscanError
 from akscan.terminal import path_from_bytes
 
 GITIGNORE = ".gitignore"
@@ -24,6 +28,11 @@ class FileItem:
     fs_path: str  # what to open (may hold surrogate escapes for non-UTF-8 names)
     display: str  # what reports show: relative to the root, '/'-separated, printable
     size: int
+    # The real path of the scan root the file must stay inside when opened (a link swapped in
+    # after the listing must not lead out); None for files named on the command line.
+    root: str | None = None
+    link: bool = False  # listed as a symbolic link (inside the root); others are not followed
+    stream: bool = False  # standard input, a FIFO or a device named by the user: read as it comes
 
 
 @dataclass
@@ -43,17 +52,41 @@ def display_path(path: str) -> str:
     return path_from_bytes(os.fsencode(path).replace(os.sep.encode(), b"/"))
 
 
+def compile_patterns(lines: Sequence[str], source: str) -> pathspec.GitIgnoreSpec:
+    """The user's gitignore-style patterns (`--exclude`, `exclude` in the settings); a pattern
+    that cannot be used is a one-line AkscanError naming it."""
+    try:
+        return pathspec.GitIgnoreSpec.from_lines(lines)
+    except (ValueError, re.error):
+        for line in lines:
+            try:
+                pathspec.GitIgnoreSpec.from_lines([line])
+            except (ValueError, re.error) as exc:
+                raise AkscanError(f"{source}: invalid pattern {line!r}: {_first_line(exc)}"
+                                  ) from None
+        raise
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 class _Ignores:
     """The user's excludes, and the .gitignore files that apply: those met on the way down, and
-    those of the scan root's parents up to the root of the git work tree holding it."""
+    those of the scan root's parents up to the root of the git work tree holding it. Paths git
+    tracks (`tracked`, relative to the scan root) are never ignored by a .gitignore."""
 
-    def __init__(self, excludes: Sequence[str]) -> None:
-        self._excludes = pathspec.GitIgnoreSpec.from_lines(excludes) if excludes else None
+    def __init__(self, excludes: Sequence[str], tracked: frozenset[str] = frozenset()) -> None:
+        self._excludes = compile_patterns(excludes, "exclude") if excludes else None
+        self._tracked = tracked
+        self._tracked_dirs = frozenset(
+            path[:i] for path in tracked for i, c in enumerate(path) if c == "/")
         # (directory relative to the scan root, path of the scan root relative to the
         # .gitignore's directory for parents' files, the patterns), outermost first.
         self._specs: list[tuple[str, str, pathspec.GitIgnoreSpec]] = []
 
-    def add_parents(self, real_root: str, stats: WalkStats) -> None:
+    def add_parents(self, real_root: str, stats: WalkStats,
+                    on_skip: Callable[[str], None]) -> None:
         parents = []
         here = real_root
         if os.path.exists(os.path.join(here, ".git")):
@@ -70,19 +103,48 @@ class _Ignores:
             path = os.path.join(parent, GITIGNORE)
             if os.path.isfile(path):
                 prefix = os.path.relpath(real_root, parent).replace(os.sep, "/") + "/"
-                self._add("", prefix, path, stats)
+                self._add("", prefix, path, stats, on_skip)
 
-    def add_gitignore(self, rel_dir: str, path: str, stats: WalkStats) -> None:
-        self._add(rel_dir, "", path, stats)
+    def add_gitignore(self, rel_dir: str, path: str, stats: WalkStats,
+                      on_skip: Callable[[str], None]) -> None:
+        self._add(rel_dir, "", path, stats, on_skip)
 
-    def _add(self, base: str, prefix: str, path: str, stats: WalkStats) -> None:
+    def _add(self, base: str, prefix: str, path: str, stats: WalkStats,
+             on_skip: Callable[[str], None]) -> None:
         try:
             with open(path, encoding="utf-8", errors="replace") as handle:
-                spec = pathspec.GitIgnoreSpec.from_lines(handle.read().splitlines())
-        except (OSError, ValueError) as exc:
-            stats.errors.append(f"{display_path(path)}: cannot read .gitignore: {exc}")
+                lines = handle.read().splitlines()
+        except OSError as exc:
+            stats.errors.append(f"{display_path(path)}: cannot read .gitignore: "
+                                f"{exc.strerror or exc}")
             return
+        try:
+            spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        except (ValueError, re.error):
+            spec = self._usable(lines, path, stats, on_skip)
         self._specs.append((base, prefix, spec))
+
+    @staticmethod
+    def _usable(lines: list[str], path: str, stats: WalkStats,
+                on_skip: Callable[[str], None]) -> pathspec.GitIgnoreSpec:
+        """The patterns of a .gitignore that can be used. Git accepts patterns the translation
+        to regular expressions rejects (`[9-0]` matches nothing there): dropping one that
+        ignores means scanning more, which is safe; dropping a `!` one could hide files git
+        would keep, so that makes the scan incomplete."""
+        usable = []
+        for number, line in enumerate(lines, 1):
+            try:
+                pathspec.GitIgnoreSpec.from_lines([line])
+            except (ValueError, re.error) as exc:
+                where = f"{display_path(path)}:{number}: pattern {line!r} cannot be used " \
+                        f"({_first_line(exc)})"
+                if line.lstrip().startswith("!"):
+                    stats.errors.append(f"{where}; files it re-includes may be skipped")
+                else:
+                    on_skip(f"{where}; ignored, so what it matches is scanned")
+                continue
+            usable.append(line)
+        return pathspec.GitIgnoreSpec.from_lines(usable)
 
     def drop_below(self, rel_dir: str) -> None:
         """Forget the .gitignore files of directories the walk has left."""
@@ -93,6 +155,8 @@ class _Ignores:
         name = rel + "/" if is_dir else rel
         if self._excludes is not None and self._excludes.match_file(name):
             return True
+        if rel in (self._tracked_dirs if is_dir else self._tracked):
+            return False  # git tracks it (or something in it): .gitignore does not apply
         verdict = False
         for base, prefix, spec in self._specs:
             if base and not rel.startswith(base + "/"):
@@ -110,37 +174,32 @@ def walk(
     use_gitignore: bool,
     stats: WalkStats,
     on_skip: Callable[[str], None] = lambda _: None,
+    tracked: frozenset[str] = frozenset(),
 ) -> Iterator[FileItem]:
-    """Every file to scan under `root` (a directory), in a stable order."""
+    """Every file to scan under `root` (a directory), in a stable order (depth first, by name).
+    `tracked`: the paths under `root` that git tracks, scanned even if .gitignore names them."""
     real_root = os.path.realpath(root)
     seen: set[tuple[int, int]] = set()
-    ignores = _Ignores(excludes)
+    ignores = _Ignores(excludes, tracked)
     if use_gitignore:
-        ignores.add_parents(real_root, stats)
-    yield from _walk_dir(root, "", real_root, ignores, use_gitignore, seen, stats, on_skip)
-
-
-def _walk_dir(
-    path: str, rel: str, real_root: str, ignores: _Ignores, use_gitignore: bool,
-    seen: set[tuple[int, int]], stats: WalkStats, on_skip: Callable[[str], None],
-) -> Iterator[FileItem]:
-    try:
-        st = os.stat(path)
-        if (st.st_dev, st.st_ino) in seen:
-            return
-        seen.add((st.st_dev, st.st_ino))
-        entries = sorted(os.scandir(path), key=lambda e: e.name)
-    except OSError as exc:
-        stats.errors.append(f"{display_path(path)}: cannot list directory: {exc.strerror or exc}")
-        return
-    ignores.drop_below(rel)
-    if use_gitignore and any(e.name == GITIGNORE for e in entries):
-        ignores.add_gitignore(rel, os.path.join(path, GITIGNORE), stats)
-    for entry in entries:
+        ignores.add_parents(real_root, stats, on_skip)
+    # The directories being walked, outermost first, each with the entries still to visit.
+    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = []
+    listing = _enter(root, "", ignores, use_gitignore, seen, stats, on_skip)
+    if listing is not None:
+        stack.append(("", listing))
+    while stack:
+        rel, entries = stack[-1]
+        entry = next(entries, None)
+        if entry is None:
+            stack.pop()
+            if stack:
+                ignores.drop_below(stack[-1][0])
+            continue
         child_rel = f"{rel}/{entry.name}" if rel else entry.name
         try:
             is_link = entry.is_symlink()
-            if is_link and not _inside(os.path.realpath(entry.path), real_root):
+            if is_link and not inside(os.path.realpath(entry.path), real_root):
                 stats.symlinks_outside += 1
                 on_skip(f"{display_path(child_rel)}: symlink out of the scan root, not followed")
                 continue
@@ -152,9 +211,9 @@ def _walk_dir(
             if entry.name in _ALWAYS_SKIPPED_DIRS or ignores.ignored(child_rel, True):
                 stats.ignored += 1
                 continue
-            yield from _walk_dir(entry.path, child_rel, real_root, ignores, use_gitignore,
-                                 seen, stats, on_skip)
-            ignores.drop_below(rel)
+            listing = _enter(entry.path, child_rel, ignores, use_gitignore, seen, stats, on_skip)
+            if listing is not None:
+                stack.append((child_rel, listing))
         elif stat.S_ISREG(st.st_mode):
             if ignores.ignored(child_rel, False):
                 stats.ignored += 1
@@ -162,11 +221,34 @@ def _walk_dir(
             if (st.st_dev, st.st_ino) in seen:
                 continue
             seen.add((st.st_dev, st.st_ino))
-            yield FileItem(entry.path, display_path(child_rel), st.st_size)
+            yield FileItem(entry.path, display_path(child_rel), st.st_size, real_root, is_link)
         else:
             stats.special += 1
             on_skip(f"{display_path(child_rel)}: not a regular file, skipped")
 
 
-def _inside(path: str, root: str) -> bool:
+def _enter(
+    path: str, rel: str, ignores: _Ignores, use_gitignore: bool,
+    seen: set[tuple[int, int]], stats: WalkStats, on_skip: Callable[[str], None],
+) -> Iterator[os.DirEntry[str]] | None:
+    """The sorted entries of a directory the walk enters, its .gitignore taken into account;
+    None when it was seen before or cannot be listed."""
+    try:
+        st = os.stat(path)
+        if (st.st_dev, st.st_ino) in seen:
+            return None
+        seen.add((st.st_dev, st.st_ino))
+        with os.scandir(path) as scanner:
+            entries = sorted(scanner, key=lambda e: e.name)
+    except OSError as exc:
+        stats.errors.append(f"{display_path(path)}: cannot list directory: {exc.strerror or exc}")
+        return None
+    ignores.drop_below(rel)
+    if use_gitignore and any(e.name == GITIGNORE for e in entries):
+        ignores.add_gitignore(rel, os.path.join(path, GITIGNORE), stats, on_skip)
+    return iter(entries)
+
+
+def inside(path: str, root: str) -> bool:
+    """Whether the real path `path` is `root` or below it."""
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)

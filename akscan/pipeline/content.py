@@ -1,0 +1,205 @@
+"""Scan the bytes of one file or blob: text, binary, or an archive member by member; and
+streams of contents (git blobs), scanned in threads.
+
+Streams: contents arrive from one git process in the parent, so they are scanned in threads
+with an engine that releases the GIL while matching.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from akscan.detect.engine import Engine, Prefiltered
+from akscan.model import Finding, Fragment
+from akscan.pipeline.binary import scan_printable
+from akscan.sources import archives
+from akscan.sources.decode import BinaryContent, decode_text, needs_decoding_first
+
+
+@dataclass
+class ContentResult:
+    """What scanning one file's (or blob's) bytes gave."""
+
+    findings: list[Finding]
+    scanned_bytes: int = 0
+    binary: bool = False
+    too_large: bool = False
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=4)
+def limits_for(max_file_size: int) -> archives.Limits:
+    return archives.Limits(max_member=max_file_size)
+
+
+def scan_bytes(data: bytes, display: str, engine: Engine,
+               origin: tuple[tuple[str, str], ...] = (),
+               verdict: Prefiltered | None = None,
+               limits: archives.Limits = archives.DEFAULT_LIMITS) -> ContentResult:
+    """Scan the bytes of one file; `display` names it in findings and warnings. `verdict` is
+    the keyword prefilter's when the caller has already run it on these bytes. An archive is
+    scanned member by member, each found at `display!member`."""
+    archive_kind = archives.kind(data)
+    if archive_kind is not None:
+        return _scan_archive(data, archive_kind, display, engine, origin, limits, None)
+    return _scan_content(data, display, engine, origin, verdict)
+
+
+def _scan_content(data: bytes, display: str, engine: Engine,
+                  origin: tuple[tuple[str, str], ...],
+                  verdict: Prefiltered | None) -> ContentResult:
+    if verdict is None and not needs_decoding_first(data):
+        # Most files hold no keyword at all; deciding on the raw bytes skips decoding them.
+        verdict = engine.prefilter(data.lower())
+    if verdict is not None and not verdict:
+        return ContentResult([], scanned_bytes=len(data))
+    try:
+        decoded = decode_text(data)
+    except BinaryContent:
+        return scan_binary(data, display, engine, origin)
+    text = decoded.text
+    if verdict is None:
+        result = engine.scan(Fragment(display, text, origin))
+    else:
+        # Byte offsets are character offsets only when every character is one byte.
+        hits = verdict.hits if len(text) == len(data) else dict.fromkeys(verdict.hits)
+        result = engine.scan(Fragment(display, text, origin), verdict.rules, hits)
+    if decoded.guessed:
+        # UTF-16 or UTF-32 told without a BOM: were it binary after all, its ASCII runs
+        # would be lost in the decoding, so they are scanned too.
+        raw = scan_printable(data, display, engine, origin)
+        known = {(f.rule_id, f.secret) for f in result.findings}
+        result.findings.extend(f for f in raw.findings if (f.rule_id, f.secret) not in known)
+        result.warnings.extend(raw.warnings)
+    return ContentResult(result.findings, scanned_bytes=len(data), errors=result.warnings)
+
+
+def scan_binary(data: bytes, display: str, engine: Engine,
+                origin: tuple[tuple[str, str], ...] = ()) -> ContentResult:
+    """The printable runs of binary content, with the high-precision rules (see `binary`)."""
+    result = scan_printable(data, display, engine, origin)
+    return ContentResult(result.findings, scanned_bytes=len(data), binary=True,
+                         errors=result.warnings, notes=[
+                             f"{display}: binary; its printable runs were scanned with the "
+                             "high-precision rules"])
+
+
+@dataclass(frozen=True)
+class _Nesting:
+    depth: int  # of the archive being read: 1 for one that is not inside another
+    budget: archives.Budget  # shared by an outer archive and all inside it
+
+
+def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
+                  origin: tuple[tuple[str, str], ...], limits: archives.Limits,
+                  outer: _Nesting | None) -> ContentResult:
+    """Every member of an archive, scanned as a file at `display!member`; what a limit or a
+    corrupt archive leaves unread is an error (the scan is incomplete), never a crash."""
+    nesting = _Nesting(outer.depth + 1 if outer else 1,
+                       outer.budget if outer else archives.Budget(limits))
+    result = ContentResult([])
+    if nesting.depth > limits.max_depth:
+        result.errors.append(f"{display}: archive nested more than {limits.max_depth} deep; "
+                             "not scanned")
+        return result
+    read = 0
+    try:
+        for member in archives.members(data, archive_kind, display, limits, nesting.budget):
+            shown = f"{display}!{member.name}"
+            if member.renamed_from is not None:
+                result.notes.append(f"{display}: member '{member.renamed_from}' is shown as "
+                                    f"'{member.name}' (absolute or '..' path)")
+            if member.data is None:
+                result.errors.append(f"{shown}: {member.problem}; not scanned")
+                continue
+            read += 1
+            inner_kind = archives.kind(member.data)
+            if inner_kind is not None:
+                inner = _scan_archive(member.data, inner_kind, shown, engine, origin, limits,
+                                      nesting)
+            else:
+                inner = _scan_content(member.data, shown, engine, origin, None)
+            result.findings.extend(inner.findings)
+            result.errors.extend(inner.errors)
+            result.notes.extend(inner.notes)
+            result.scanned_bytes += inner.scanned_bytes
+    except archives.LimitReached as exc:
+        result.errors.append(f"{display}: {exc}; the rest of the archive was not scanned")
+    except archives.ArchiveError as exc:
+        rest = f"scanning stopped after {read} member(s)" if read else "not scanned"
+        result.errors.append(f"{display}: corrupt or unreadable archive ({exc}); {rest}")
+    return result
+
+
+def member_suffix(path: str, container: str) -> str:
+    """`!inner/path` of a finding at `container!inner/path`, or '' for one in `container`."""
+    return path[len(container):] if path.startswith(container + "!") else ""
+
+
+def _decode_first(data: bytes) -> bool:
+    """Whether a keyword search of the raw bytes would be wrong: UTF-16, binary, archives."""
+    return needs_decoding_first(data) or archives.kind(data) is not None
+
+
+# Contents gathered for one keyword prefilter pass (see Engine.rules_for_each).
+_BATCH_BYTES = 1 << 20
+
+
+def scan_stream(
+    contents: Iterable[tuple[str, bytes]], engine: Engine, jobs: int,
+    label: Callable[[str], str], handle: Callable[[str, ContentResult], None],
+    limits: archives.Limits = archives.DEFAULT_LIMITS,
+) -> None:
+    """Scan (key, bytes) items as they arrive; `handle` gets every result, not in order.
+
+    Items are gathered into batches of about a megabyte; each batch is prefiltered by keyword
+    as a whole (most contents of a git history hold none) and its remaining items scanned, one
+    batch per thread, so that the thread reading `contents` only reads.
+    """
+
+    def scan_batch(batch: list[tuple[str, bytes]]) -> list[tuple[str, ContentResult]]:
+        plain = [(key, data) for key, data in batch if not _decode_first(data)]
+        verdicts = engine.prefilter_each([data for _, data in plain]) if plain else []
+        out = [
+            (key, scan_bytes(data, label(key), engine, verdict=verdict) if verdict
+             else ContentResult([], scanned_bytes=len(data)))
+            for (key, data), verdict in zip(plain, verdicts)
+        ]
+        if len(plain) < len(batch):  # UTF-16, binary or archives: decoded before deciding
+            out.extend((key, scan_bytes(data, label(key), engine, limits=limits))
+                       for key, data in batch if _decode_first(data))
+        return out
+
+    def batches() -> Iterator[list[tuple[str, bytes]]]:
+        batch: list[tuple[str, bytes]] = []
+        size = 0
+        for key, data in contents:
+            batch.append((key, data))
+            size += len(data)
+            if size >= _BATCH_BYTES:
+                yield batch
+                batch, size = [], 0
+        if batch:
+            yield batch
+
+    if jobs <= 1:
+        for batch in batches():
+            for key, result in scan_batch(batch):
+                handle(key, result)
+        return
+    pending: deque[Future[list[tuple[str, ContentResult]]]] = deque()
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        for batch in batches():
+            pending.append(pool.submit(scan_batch, batch))
+            # Waiting on the oldest batch bounds how much content is held in memory at once.
+            while pending and (len(pending) > 2 * jobs or pending[0].done()):
+                for key, result in pending.popleft().result():
+                    handle(key, result)
+        while pending:
+            for key, result in pending.popleft().result():
+                handle(key, result)

@@ -1,0 +1,227 @@
+"""Worker processes that scan batches of files, and what happens when a scan or a worker ends
+early (issues 12 and 15).
+
+- SIGINT, SIGTERM and SIGHUP to akscan stop every worker at once: the parent turns them into
+  KeyboardInterrupt and kills its workers; workers ignore SIGINT (a terminal's Ctrl-C reaches
+  the whole process group, and only the parent should act on it) and, on Linux, ask the kernel
+  to kill them when their parent dies, so even a parent killed with SIGKILL leaves no worker.
+- A worker that dies (the kernel's OOM killer, `kill -9`) is replaced, and the batch it held
+  is given once more to a fresh worker; a batch whose worker dies again is reported as not
+  scanned. Each worker has its own pipe, so the parent knows which batch a dead worker held
+  (concurrent.futures only says that the whole pool broke, and its shutdown could hang).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import multiprocessing
+import os
+import signal
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection, wait
+from types import FrameType
+from typing import Any, TypeVar
+
+from akscan.errors import AkscanError
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_STOPPING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP")
+                          if hasattr(signal, name))
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+# Seconds to wait for a worker to exit once told to, or killed.
+_SETTLE_SECONDS = 5.0
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def run_batches(
+    work: Callable[[list[T]], list[R]], batches: Iterable[list[T]], jobs: int,
+    initializer: Callable[..., None], initargs: tuple[Any, ...],
+    handle: Callable[[list[R]], None], lost: Callable[[list[T]], None],
+    retried: Callable[[list[T]], None] = lambda _: None,
+) -> None:
+    """Run `work` on each batch in `jobs` processes (each set up by `initializer(*initargs)`),
+    giving every batch's results to `handle` in the batches' order; `retried` hears of each
+    batch that is run again because its worker died, `lost` of each one whose worker died
+    again. Every worker is gone when this returns or raises."""
+    pool = _Pool(work, jobs, initializer, initargs)
+    with _stop_on_signals():
+        try:
+            pool.run(iter(enumerate(batches)), handle, lost, retried)
+        finally:
+            pool.close()
+
+
+class _Worker:
+    """One worker process and the batch it is working on (a pipe each way, so the parent
+    always knows which batch a dead worker had)."""
+
+    def __init__(self, work: Callable[[list[T]], list[R]], initializer: Callable[..., None],
+                 initargs: tuple[Any, ...]) -> None:
+        context = multiprocessing.get_context()
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_serve, args=(child, os.getpid(), work, initializer, initargs), daemon=True)
+        self.process.start()
+        child.close()
+        self.job: tuple[int, list[Any], int] | None = None  # (index, batch, attempt)
+
+    def give(self, job: tuple[int, list[Any], int]) -> bool:
+        self.job = job
+        try:
+            self.conn.send(job[1])
+            return True
+        except (OSError, ValueError):  # it died before it could take the batch
+            return False
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            self.process.kill()
+        self.process.join(_SETTLE_SECONDS)
+        self.conn.close()
+
+
+class _Pool:
+    def __init__(self, work: Callable[[list[T]], list[R]], jobs: int,
+                 initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+        self._start = functools.partial(_Worker, work, initializer, initargs)
+        self._jobs = jobs
+        self._workers: list[_Worker] = []
+
+    def run(self, batches: Iterator[tuple[int, list[T]]], handle: Callable[[list[R]], None],
+            lost: Callable[[list[T]], None], retried: Callable[[list[T]], None]) -> None:
+        done: dict[int, list[R] | None] = {}  # finished out of order, by index
+        retries: deque[tuple[int, list[T], int]] = deque()
+        next_out = 0
+        while True:
+            for worker in self._workers:
+                if worker.job is None:
+                    job = retries.popleft() if retries else next(
+                        ((index, batch, 1) for index, batch in batches), None)
+                    if job is not None:
+                        worker.give(job)
+            if not self._workers:
+                self._workers = [self._start() for _ in range(self._jobs)]
+                continue
+            busy = [w for w in self._workers if w.job is not None]
+            if not busy:
+                return
+            ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
+            for worker in busy:
+                assert worker.job is not None
+                index, batch, attempt = worker.job
+                if worker.conn in ready:
+                    try:
+                        ok, payload = worker.conn.recv()
+                    except (EOFError, OSError):
+                        ok, payload = None, None
+                    if ok is not None:
+                        if not ok:
+                            raise AkscanError(f"a scan worker failed: {payload}")
+                        worker.job = None
+                        done[index] = payload
+                        continue
+                elif worker.process.sentinel not in ready:
+                    continue
+                # The worker died with this batch: the kernel's OOM killer, kill -9.
+                worker.kill()
+                self._workers[self._workers.index(worker)] = self._start()
+                if attempt == 1:
+                    retried(batch)
+                    retries.append((index, batch, 2))
+                else:
+                    lost(batch)
+                    done[index] = None
+            while next_out in done:
+                results = done.pop(next_out)
+                if results is not None:
+                    handle(results)
+                next_out += 1
+
+    def close(self) -> None:
+        """Stop every worker: politely when all is done, by SIGKILL when interrupted."""
+        for worker in self._workers:
+            if worker.job is None:
+                with contextlib.suppress(OSError, ValueError):
+                    worker.conn.send(None)
+            else:
+                with contextlib.suppress(OSError, ValueError, AttributeError):
+                    worker.process.kill()
+        for worker in self._workers:
+            worker.process.join(_SETTLE_SECONDS)
+            if worker.process.exitcode is None:
+                worker.kill()
+            worker.conn.close()
+        self._workers = []
+
+
+def _serve(conn: Connection, parent: int, work: Callable[[list[T]], list[R]],
+           initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+    """A worker's life: set up, then one batch after another until told to stop."""
+    _start_worker(parent, initializer, initargs)
+    while True:
+        try:
+            batch = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent is gone
+        if batch is None:
+            return
+        try:
+            reply: tuple[bool, Any] = (True, work(batch))
+        except Exception as exc:  # the parent raises it, with the worker's one line
+            reply = (False, f"{type(exc).__name__}: {exc}")
+        conn.send(reply)
+
+
+def _start_worker(parent: int, initializer: Callable[..., None],
+                  initargs: tuple[Any, ...]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for signum in _STOPPING_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
+    _die_with_parent()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+    initializer(*initargs)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (elsewhere: nothing to do)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+class _Stop(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop as for Ctrl-C."""
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise _Stop(signal.Signals(signum).name)
+
+    previous = {signum: signal.signal(signum, stop) for signum in _STOPPING_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
