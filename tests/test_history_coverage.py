@@ -183,7 +183,7 @@ def test_partial_clone_scans_what_it_has_and_names_what_it_lacks(
     assert code == 1  # a key was found: the result is not in doubt
     assert by_secret(findings, new_secret) and not by_secret(findings, old_secret)
     assert "warning: partial clone" in err
-    assert "1 git objects are missing" in err and "old.env (blob " in err
+    assert "1 git objects are missing or unreadable" in err and "old.env (blob " in err
     assert "1 objects missing (partial clone)" in err
     assert _missing_blobs(clone) == 1  # nothing was fetched
 

@@ -263,3 +263,15 @@ def test_known_ips_error_quoting_a_secret_redacts_it(run_cli: RunCli, tmp_path: 
     code, _, err = run_cli(["trail", str(path), "--known-ips", str(env)])
     assert code == 2 and ".env:1: not an IP address or CIDR block" in err
     assert err.count("\n") == 1
+
+
+def test_a_lone_surrogate_in_a_key_id_is_replaced_not_a_crash(run_cli: RunCli,
+                                                                tmp_path: Path) -> None:
+    # Found by the fuzz target: json.loads keeps "\udc80", which no UTF-8 can encode (to hash).
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(event("LTAI5t\udc80abc", "10.0.0.1", "v", user="\ud800")) + "\n")
+
+    code, document, _ = report(run_cli, str(path))
+
+    assert code == 0 and document["keys"][0]["user_names"] == ["\ufffd"]
+    assert document["keys"][0]["key_id_sha256"] == sha("LTAI5t\ufffdabc")

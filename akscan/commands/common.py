@@ -47,6 +47,9 @@ def add_validation_options(parser: argparse.ArgumentParser) -> None:
                           "https://ram.aliyuncs.com)")
     val.add_argument("--validate-timeout", metavar="SECONDS", type=float, default=10.0,
                      help="give up on an answer after this long (default: 10)")
+    val.add_argument("--validate-deadline", metavar="SECONDS", type=float, default=300.0,
+                     help="stop validating after this long in all; pairs not checked by then "
+                          "are 'unknown' (default: 300)")
     val.add_argument("--fail-on", choices=("any", "live"), default="any",
                      help="exit 1 when any credential is found (default), or only when a live "
                           "one is (needs --validate)")

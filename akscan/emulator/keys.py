@@ -20,7 +20,9 @@ class EmulatedKey:
     temporary key of the role `user_name`. `ram` says whether the key may call the RAM
     ListAccessKeys and GetAccessKeyLastUsed operations. The behaviours make every call with this
     key fail in one way: the first `throttle_n` calls are throttled, `error_500`/`error_503`
-    answer a server error, `slow` sleeps that many seconds before answering.
+    answer a server error, `slow` sleeps that many seconds before answering. The hostile ones
+    (issue 12): `redirect` answers a redirect to that URL, `flood` answers that many bytes of
+    JSON, `no_arn` answers GetCallerIdentity with no `Arn`.
     """
 
     id: str
@@ -36,6 +38,9 @@ class EmulatedKey:
     error_500: bool = False
     error_503: bool = False
     slow: float = 0.0
+    redirect: str | None = None
+    flood: int = 0
+    no_arn: bool = False
 
     @property
     def arn(self) -> str:

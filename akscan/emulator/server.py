@@ -10,7 +10,9 @@ from types import TracebackType
 from typing import Any
 
 from akscan.emulator.keys import EmulatedKey
-from akscan.emulator.service import Service
+from akscan.emulator.service import RawAnswer, Service
+
+_FLOOD_CHUNK = 64 * 1024
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -32,7 +34,11 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, list[str]] = {}
         for name, value in self.headers.items():
             headers.setdefault(name.lower(), []).append(value)
-        status, answer = self.server.service.handle(self.command, self.path, headers, body)
+        try:
+            status, answer = self.server.service.handle(self.command, self.path, headers, body)
+        except RawAnswer as raw:
+            self._raw(raw)
+            return
         data = json.dumps(answer).encode("utf-8")
         try:
             self.send_response(status)
@@ -42,6 +48,29 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up waiting (a `slow` key)
+
+    def _raw(self, raw: RawAnswer) -> None:
+        """A redirect, or `raw.size` bytes of one JSON object streamed in chunks; what the
+        client took before it hung up is counted in `service.flood_sent`."""
+        head, tail = b'{"Pad": "', b'"}'
+        try:
+            self.send_response(raw.status)
+            for name, value in raw.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(raw.size))
+            self.end_headers()
+            if raw.size:
+                left = raw.size - len(head) - len(tail)
+                self.wfile.write(head)
+                chunk = b"a" * _FLOOD_CHUNK
+                while left > 0:
+                    self.wfile.write(chunk[:left])
+                    self.server.service.flood_sent += min(left, _FLOOD_CHUNK)
+                    left -= _FLOOD_CHUNK
+                self.wfile.write(tail)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:

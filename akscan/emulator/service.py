@@ -34,6 +34,15 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.extra = status, code, message, extra
 
 
+class RawAnswer(Exception):
+    """An answer that is not the service's JSON: a redirect, or a flood of `size` bytes. The
+    server writes it (streamed: a flood is never held in memory)."""
+
+    def __init__(self, status: int, headers: dict[str, str], size: int = 0) -> None:
+        super().__init__(status)
+        self.status, self.headers, self.size = status, headers, size
+
+
 class Service:
     """STS GetCallerIdentity, RAM ListAccessKeys and GetAccessKeyLastUsed for known keys."""
 
@@ -47,6 +56,7 @@ class Service:
         self._counts: dict[str, int] = {}
         # (key id, action) of every call that passed authentication, in order: for tests.
         self.calls: list[tuple[str, str]] = []
+        self.flood_sent = 0  # bytes of flood answers written before the client hung up
 
     def handle(
         self, method: str, target: str, headers: Headers, body: bytes
@@ -150,6 +160,10 @@ class Service:
                            "The request has failed due to a temporary failure of the server.")
         if key.slow:
             time.sleep(key.slow)
+        if key.redirect:
+            raise RawAnswer(302, {"Location": key.redirect})
+        if key.flood:
+            raise RawAnswer(200, {"Content-Type": "application/json;charset=utf-8"}, key.flood)
 
     def _operation(self, key: EmulatedKey, action: str, version: str, params: dict[str, str]
                    ) -> dict[str, Any]:
@@ -182,6 +196,8 @@ class Service:
 def _identity(key: EmulatedKey) -> dict[str, Any]:
     principal = str(int(hashlib.sha256(key.id.encode()).hexdigest()[:12], 16))
     answer = {"AccountId": key.account_id, "Arn": key.arn, "PrincipalId": principal}
+    if key.no_arn:
+        del answer["Arn"]
     if key.security_token:
         return {**answer, "IdentityType": "AssumedRoleUser", "RoleId": principal,
                 "PrincipalId": f"{principal}:akscan-session"}

@@ -211,7 +211,7 @@ def _report_unreadable(repo: git.Repo, listing: Listing, missing: Sequence[str],
     why = ("this is a partial clone (--filter), whose blobs are fetched on demand; akscan does "
            "not fetch: clone without --filter to scan everything" if repo.partial else
            "the repository is damaged (run 'git fsck')")
-    stats.errors.append(f"{len(missing)} git objects are missing and were not scanned: "
+    stats.errors.append(f"{len(missing)} git objects are missing or unreadable, not scanned: "
                         f"{why}")
     named = [f"missing object {oid}: {describe(oid)}" for oid in missing]
     stats.errors.extend(named[:_MISSING_SHOWN])

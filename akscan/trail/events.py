@@ -32,6 +32,9 @@ _PRODUCT = re.compile(r"[A-Za-z0-9]+")
 # Longer than any ID, IP, name or API ActionTrail writes: a value past it is cut, so that a
 # trail of megabyte-long "IPs" cannot fill memory through the per-key tables.
 MAX_TEXT = 256
+# A JSON string may hold a lone surrogate ("\ud800"): no UTF-8 can encode it (to hash or print
+# it), so it becomes U+FFFD.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _EPOCH_DAYS: dict[tuple[int, int, int], int] = {}
 _UNIX_ORDINAL = datetime.date(1970, 1, 1).toordinal()
 
@@ -98,6 +101,8 @@ def _text(value: Any) -> str:
         return ""  # str() of a 4,300-digit int is slow, and no field holds one
     else:
         text = str(value)
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
 
 

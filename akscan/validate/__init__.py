@@ -8,13 +8,16 @@ SDK, which is imported only here and only then. See README "Validating found key
 from __future__ import annotations
 
 import os
+import threading
+import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 from akscan.errors import AkscanError
 from akscan.model import Finding, Validation
-from akscan.validate import pairs
+from akscan.terminal import say
+from akscan.validate import outcome, pairs
 from akscan.validate.options import ValidateOptions, from_args
 
 __all__ = ["SDK_MODULES", "ValidateOptions", "from_args", "require_sdk", "validate_findings"]
@@ -45,11 +48,43 @@ def validate_findings(findings: Sequence[Finding], options: ValidateOptions) -> 
             raise AkscanError(f"--validate cannot load the Alibaba Cloud SDK ({exc}): "
                               f"{INSTALL_HINT}") from None
         checker = Checker(options)
-        workers = max(1, min(options.workers, len(plan.pairs)))
-        with _direct(options), ThreadPoolExecutor(workers, "akscan-validate") as pool:
-            results = pool.map(checker.check, plan.pairs)
-            verdicts = {pair.cache_key: verdict for pair, verdict in zip(plan.pairs, results)}
+        with _direct(options):
+            results = _check_all(checker, plan.pairs, options)
+        verdicts = {pair.cache_key: verdict for pair, verdict in zip(plan.pairs, results)}
+        note = checker.health.summary()
+        if note:
+            say(note, "warning")
     return pairs.attach(findings, plan, verdicts)
+
+
+def _check_all(checker: Any, todo: Sequence[pairs.Pair], options: ValidateOptions
+               ) -> list[Validation]:
+    """Each pair's verdict, a few at a time, all within the deadline: a check still running
+    then (a server that never finishes its answer) is `unknown` and left behind in a daemon
+    thread, which cannot keep akscan from exiting."""
+    results: list[Validation | None] = [None] * len(todo)
+    left = iter(range(len(todo)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                index = next(left, None)
+            if index is None:
+                return
+            results[index] = checker.check(todo[index])
+
+    threads = [threading.Thread(target=work, name="akscan-validate", daemon=True)
+               for _ in range(max(1, min(options.workers, len(todo))))]
+    for thread in threads:
+        thread.start()
+    # Past the deadline, checks already running get the time of one more answer to finish.
+    until = time.monotonic() + options.deadline + 2 * options.timeout + 1
+    for thread in threads:
+        thread.join(max(0.0, until - time.monotonic()))
+    late = outcome.no_answer(f"no verdict within the validation deadline of "
+                             f"{options.deadline:g} s")
+    return [verdict or late for verdict in results]
 
 
 @contextmanager

@@ -21,7 +21,8 @@ from Tea.exceptions import TeaException
 
 from akscan import __version__
 from akscan.model import Validation
-from akscan.validate import outcome
+from akscan.validate import outcome, transport
+from akscan.validate.health import Health
 from akscan.validate.options import Endpoint, ValidateOptions
 from akscan.validate.pairs import Pair
 
@@ -32,13 +33,19 @@ _MAX_WAIT = 8.0  # seconds: the longest pause between two tries of a throttled c
 class Checker:
     """Validates one pair at a time; safe to share between threads."""
 
-    def __init__(self, options: ValidateOptions,
+    def __init__(self, options: ValidateOptions, health: Health | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.options = options
+        self.health = health or Health(options)
         self._sleep = sleep
+        transport.install()
 
     def check(self, pair: Pair) -> Validation:
-        """Never raises: whatever goes wrong is an `unknown` verdict with the reason."""
+        """Never raises: whatever goes wrong is an `unknown` verdict with the reason. Once the
+        endpoint is clearly down or the deadline has passed, answers at once (unknown)."""
+        skip = self.health.skip_reason()
+        if skip is not None:
+            return outcome.no_answer(skip)
         try:
             return self._check(pair)
         except Exception as exc:  # a validation must never end the scan
@@ -50,12 +57,18 @@ class Checker:
             body = self._call(lambda: sts.get_caller_identity_with_options(RuntimeOptions()).body)
         except TeaException as exc:
             return self._refused(exc)
+        self.health.answered()
+        arn = outcome.server_text(body.arn)
+        if not arn:
+            # A 200 without the caller's ARN is not STS's answer (a proxy, a portal, a fake
+            # endpoint): it says nothing about the key.
+            return outcome.no_answer("the endpoint answered without the caller's ARN: no verdict")
         details = None
-        user = outcome.user_name(body.arn)
+        user = outcome.user_name(arn)
         if body.identity_type == "RAMUser" and user:
             details = self._details(pair, user)
-        return outcome.live(body.account_id, body.arn, body.identity_type, details,
-                            self.options.now)
+        return outcome.live(outcome.server_text(body.account_id), arn,
+                            outcome.server_text(body.identity_type), details, self.options.now)
 
     def _details(self, pair: Pair, user: str) -> outcome.Details:
         """Age, status and last use from RAM; each call needs its own permission."""
@@ -68,7 +81,8 @@ class Checker:
             keys = listed.access_keys.access_key if listed.access_keys else None
             for key in keys or []:
                 if key.access_key_id == pair.key_id:
-                    details.created, details.key_status = key.create_date, key.status
+                    details.created = outcome.server_text(key.create_date)
+                    details.key_status = outcome.server_text(key.status)
         except TeaException as exc:
             self._note(details, "ram:ListAccessKeys", exc)
         try:
@@ -76,7 +90,8 @@ class Checker:
                 ram_models.GetAccessKeyLastUsedRequest(user_access_key_id=pair.key_id,
                                                        user_name=user), runtime).body)
             if used.access_key_last_used:
-                details.last_used = used.access_key_last_used.last_used_date
+                details.last_used = outcome.server_text(
+                    used.access_key_last_used.last_used_date)
         except TeaException as exc:
             self._note(details, "ram:GetAccessKeyLastUsed", exc)
         return details
@@ -90,7 +105,10 @@ class Checker:
             except TeaException as exc:
                 if _code(exc) not in outcome.THROTTLED or attempt >= self.options.retries:
                     raise
-                self._sleep(self._wait(attempt, exc))
+                wait = self._wait(attempt, exc)
+                if not self.health.can_wait(wait):
+                    raise  # the deadline comes first: throttled, unknown
+                self._sleep(wait)
                 attempt += 1
 
     def _wait(self, attempt: int, exc: TeaException) -> float:
@@ -103,12 +121,19 @@ class Checker:
     def _refused(self, exc: TeaException) -> Validation:
         code = _code(exc)
         if code:
+            self.health.answered()
             return outcome.refused(code, getattr(exc, "status_code", None), self.options.retries)
-        # No answer at all: the SDK wraps the network error (requests') without a code.
         inner = getattr(exc, "inner_exception", None)
+        if isinstance(inner, transport.AnswerRefused):  # an answer, but not one to trust
+            self.health.answered()
+            return outcome.no_answer(f"{self.options.sts.host} answered with {inner.reason}"
+                                     if inner.reason.startswith("an answer")
+                                     else f"{self.options.sts.host}: {inner.reason}")
+        # No answer at all: the SDK wraps the network error (requests') without a code.
         text = str(getattr(inner, "message", None) or inner or exc)
-        return outcome.no_answer(_network_reason(text, self.options.sts.host,
-                                                 self.options.timeout))
+        reason = _network_reason(text, self.options.sts.host, self.options.timeout)
+        self.health.silent(reason)
+        return outcome.no_answer(reason)
 
     def _note(self, details: outcome.Details, action: str, exc: TeaException) -> None:
         code = _code(exc)
@@ -138,9 +163,10 @@ def _network_reason(text: str, host: str, timeout: float) -> str:
         return f"cannot connect to {host}"
     if "ssl" in lowered or "certificate" in lowered:
         return f"TLS error talking to {host}"
-    return f"network error talking to {host}: {text.splitlines()[0][:160] if text else '?'}"
+    first = outcome.server_text(text.splitlines()[0]) if text.strip() else "?"
+    return f"network error talking to {host}: {first}"
 
 
 def _code(exc: TeaException) -> str | None:
     code = getattr(exc, "code", None)
-    return str(code) if code and code != "None" else None
+    return outcome.server_text(str(code)) if code and code != "None" else None

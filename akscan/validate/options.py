@@ -40,6 +40,8 @@ class ValidateOptions:
     workers: int = 4  # pairs checked at once
     retries: int = 3  # more tries of a throttled call
     backoff: float = 0.25  # seconds before the first retry; doubles, with jitter
+    deadline: float = 300.0  # seconds for the whole validation; pairs left then are unknown
+    give_up_after: int = 4  # checks in a row with no answer: the endpoint is down
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     @property
@@ -70,10 +72,13 @@ def from_args(args: argparse.Namespace) -> ValidateOptions | None:
             raise AkscanError("--fail-on live needs --validate")
         return None
     timeout = args.validate_timeout
-    if timeout <= 0:
-        raise AkscanError("--validate-timeout must be more than 0 seconds")
+    if not 0 < timeout < float("inf"):
+        raise AkscanError("--validate-timeout must be more than 0 seconds, and finite")
+    deadline = getattr(args, "validate_deadline", ValidateOptions.deadline)
+    if not 0 < deadline < float("inf"):
+        raise AkscanError("--validate-deadline must be more than 0 seconds, and finite")
     url = args.validate_endpoint or os.environ.get(ENDPOINT_ENV)
     if not url:
-        return ValidateOptions(timeout=timeout)
+        return ValidateOptions(timeout=timeout, deadline=deadline)
     endpoint = parse_endpoint(url)
-    return ValidateOptions(sts=endpoint, ram=endpoint, timeout=timeout)
+    return ValidateOptions(sts=endpoint, ram=endpoint, timeout=timeout, deadline=deadline)

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from akscan.model import INACTIVE, INVALID, LIVE, UNKNOWN, UNVERIFIABLE, Validation
+from akscan.terminal import escape
+
+MAX_SERVER_TEXT = 200  # characters of any one string a server sent that a report keeps
 
 ROTATE_AFTER_DAYS = 90  # Alibaba's guidance: rotate AccessKeys every 90 days
 UNUSED_AFTER_DAYS = 90  # unused this long: delete it rather than rotate it
@@ -52,6 +55,15 @@ def refused(code: str, status: int | None, retries: int) -> Validation:
         return Validation(UNKNOWN, f"throttled ({code}), still after {retries} retries")
     where = f"HTTP {status}, " if status else ""
     return Validation(UNKNOWN, f"no verdict: the service answered {where}{code}")
+
+
+def server_text(value: object) -> str | None:
+    """A string from the server as reports may show it: control characters and bidi overrides
+    escaped (an ARN or error code could clear a screen, issue 12), cut to a sane length."""
+    if value is None:
+        return None
+    text = escape(str(value))
+    return text if len(text) <= MAX_SERVER_TEXT else text[:MAX_SERVER_TEXT - 1] + "…"
 
 
 def no_answer(reason: str) -> Validation:
