@@ -275,3 +275,13 @@ def test_a_lone_surrogate_in_a_key_id_is_replaced_not_a_crash(run_cli: RunCli,
 
     assert code == 0 and document["keys"][0]["user_names"] == ["\ufffd"]
     assert document["keys"][0]["key_id_sha256"] == sha("LTAI5t\ufffdabc")
+
+
+@pytest.mark.parametrize("option", ["--known-ips", "--keys"])
+def test_a_list_file_that_never_ends_is_a_one_line_error(run_cli: RunCli, tmp_path: Path,
+                                                         option: str) -> None:
+    path = lines(tmp_path / "t.jsonl", [event(KEY, "10.0.0.1", "v")])
+
+    code, _, err = run_cli(["trail", str(path), option, "/dev/zero"])
+
+    assert code == 2 and err.count("\n") == 1 and "larger than 64 MB; not read" in err

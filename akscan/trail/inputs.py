@@ -5,13 +5,15 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from akscan import userfile
 from akscan.errors import AkscanError
 from akscan.model import ACCESS_KEY_ID
+from akscan.redaction import redact_credentials
+from akscan.terminal import escape, escape_path
 
+_MAX_LIST = 64 * 1024 * 1024  # far beyond any list of IPs or keys
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # An AccessKey ID anywhere on a line: a bare list, or a CSV exported from the RAM console.
 _KEY_ID = re.compile(r"(?<![A-Za-z0-9])LTA[A-Za-z0-9]{10,30}(?![A-Za-z0-9])")
@@ -53,7 +55,9 @@ def load_known_ips(path: str) -> KnownIps:
         try:
             networks.append(ipaddress.ip_network(line, strict=False))
         except ValueError:
-            message = f"{path}:{number}: not an IP address or CIDR block: {line!r}"
+            # The line may be a secret (a .env given by mistake, issue 15): quoted redacted.
+            message = (f"{escape_path(path)}:{number}: not an IP address or CIDR block: "
+                       f"{escape(redact_credentials(repr(line)[:120]))}")
             raise AkscanError(message) from None
     return KnownIps(networks)
 
@@ -111,10 +115,10 @@ def load_leaks(path: str) -> dict[str, list[Leak]]:
 
 
 def _lines(path: str, option: str) -> list[tuple[int, str]]:
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig", errors="replace")
-    except OSError as exc:
-        raise AkscanError(f"cannot read {option} {path}: {exc.strerror}") from None
+    # Bounded and non-blocking (a FIFO or /dev/zero is an error, not a hang); any encoding is
+    # read, undecodable bytes as U+FFFD (a RAM console CSV may not be UTF-8).
+    data = userfile.read_bytes(path, f"{option} file", _MAX_LIST)
+    text = data.decode("utf-8-sig", errors="replace")
     lines = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
