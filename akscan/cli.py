@@ -79,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     trail.add_parser(commands)
     fleet.add_parser(commands)
     completion.add_parser(commands)
+    for command in commands.choices.values():
+        # The error boundary's hint ("rerun with -v") must work in every command.
+        if "-v" not in command._option_string_actions:
+            command.add_argument("-v", "--verbose", action="store_true",
+                                 help="show the traceback of an unexpected error")
     return parser
 
 

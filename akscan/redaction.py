@@ -11,7 +11,8 @@ import regex
 
 # Maximal runs of the characters keys, secrets and tokens are made of; each run is then judged
 # whole, so the cost stays linear in the message's length.
-_RUN = regex.compile(r"(?<![A-Za-z0-9+/=_-])(?:STS\.)?[A-Za-z0-9+/=_-]{8,}")
+# `=` only as base64 padding at the end, so `NAME=value` keeps its name readable.
+_RUN = regex.compile(r"(?<![A-Za-z0-9+/_-])(?:STS\.)?[A-Za-z0-9+/_-]{8,}=*")
 _SECRET_LENGTH = 20
 
 

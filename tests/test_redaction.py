@@ -36,3 +36,11 @@ def test_fingerprints_paths_and_words_stay_readable() -> None:
 def test_a_long_line_without_credentials_is_returned_unchanged() -> None:
     text = "a" * 1_000_000 + " " + "B1" * 10
     assert redact_credentials(text) == text
+
+
+def test_an_assignment_keeps_its_name_and_loses_its_value() -> None:
+    key, secret = random_id(), random_secret()
+    text = redact_credentials(f"'ALIBABA_CLOUD_ACCESS_KEY_ID={key}' and SECRET={secret}")
+    assert key not in text and secret not in text
+    assert text.startswith(f"'ALIBABA_CLOUD_ACCESS_KEY_ID={key[:6]}…{key[-2:]} (redacted)'")
+    assert "SECRET=" in text

@@ -132,3 +132,13 @@ def test_closed_standard_error_still_gives_the_exit_code(tmp_path: Path) -> None
     result = akscan_shell("scan tree 2>&-", tmp_path)
     assert result.returncode == 1
     assert "alibaba-access-key-id" in result.stdout
+
+
+def test_every_command_accepts_the_v_the_error_hint_names() -> None:
+    from akscan.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    assert commands
+    for name, command in commands.items():
+        assert "-v" in command._option_string_actions, name

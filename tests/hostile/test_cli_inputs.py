@@ -123,3 +123,16 @@ def test_findings_reports_with_wrong_types_or_nesting_are_one_line(
     code, _, err = run_cli(["trail", str(events(tmp_path)), "--findings", str(findings)])
     assert code == 2
     assert "findings.json" in one_line(err)
+
+
+def test_trail_known_ips_quoting_a_key_line_does_not_echo_the_key(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    key, secret = random_id(), random_secret()
+    env = write(tmp_path / ".env", f"ALIBABA_CLOUD_ACCESS_KEY_ID={key}\n"
+                                   f"ALIBABA_CLOUD_ACCESS_KEY_SECRET={secret}\n")
+    code, out, err = run_cli(["trail", str(events(tmp_path)), "--known-ips", str(env)])
+    assert code == 2
+    line = one_line(err)
+    assert key not in out + err and secret not in out + err
+    assert ".env:1" in line and "(redacted)" in line
