@@ -307,3 +307,16 @@ def test_history_of_a_url_goes_through_the_mirror_cache(
             if f["secret_sha256"] == sha(second[0])} == {commit}
     mirrors = (tmp_path / "xdg" / "akscan" / "mirrors").glob("origin-*")
     assert len([m for m in mirrors if m.is_dir()]) == 1
+
+
+def test_html_report_lists_each_credential_with_its_repositories(
+    fleet: Fleet, run_cli: RunCli, tmp_path: Path
+) -> None:
+    page = tmp_path / "fleet.html"
+    code, _, err = run_cli(["fleet", "--cache", str(tmp_path / "c"), "-j", "1", "--format",
+                            "html", "-o", str(page), *fleet.names[:2]])
+
+    assert code == 1, err
+    html = page.read_text()
+    assert "<title>akscan: 2 credential(s)</title>" in html  # each ID with its secret, one pair
+    assert fleet.names[1] in html and fleet.names[0] in html

@@ -125,3 +125,23 @@ def test_key_in_an_oversized_file_at_the_tip_is_unknown(
 
     (found,) = by_secret(findings, secret)
     assert (found["present_at_tip"], found["removed_in"]) == (None, None)
+
+
+def test_unreadable_tip_tree_keeps_the_findings_without_tip_context(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, _, secret = credentials()
+    repo.commit("add", {"app.env": text})
+    subdir_text, _, _ = credentials()
+    repo.commit("more", {"conf/sub.env": subdir_text})
+    subtree = repo.git("rev-parse", "HEAD:conf")
+    # conf/ at HEAD is gone: git log still lists the first commit, ls-tree of HEAD fails
+    loose = repo.path / ".git" / "objects" / subtree[:2] / subtree[2:]
+    loose.unlink()
+
+    code, findings, err = history(capsys, str(repo.path), "-v")
+
+    assert code == 1
+    assert by_secret(findings, secret)
+    assert "present_at_tip" not in by_secret(findings, secret)[0]
+    assert "git log stopped" in err and "still at the tip was not worked out" in err

@@ -8,9 +8,9 @@ import dataclasses
 import datetime
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from akscan import __version__, baseline, validate
 from akscan.allowlist import AllowlistFilter
@@ -31,6 +31,7 @@ from akscan.model import Finding
 from akscan.report import ReportContext
 
 DEFAULT_SPLIT = 256 << 20
+Writer = Callable[[TextIO, Sequence[Finding], Sequence[RepoStatus], ReportContext], None]
 
 
 def add_parser(commands: Any) -> None:
@@ -100,28 +101,33 @@ def run(args: argparse.Namespace) -> int:
 def _scan(args: argparse.Namespace, config: Any, store: Store, specs: Sequence[repos.RepoSpec],
           cache: Path) -> str:
     from akscan.fleet import runner
+    from akscan.fleet.changes import unchanged
     from akscan.fleet.progress import Progress
 
     if args.jobs < 1:
         raise AkscanError("--jobs must be at least 1")
-    engine = build_engine(args, config)
-    engine_spec = EngineSpec.of(engine)
-    worker_cache = args.worker_cache if args.dask else str(cache)
-    jobs = []
-    for spec in specs:
-        previous = store.previous(spec.key)
-        jobs.append(Job(
-            spec, engine_spec, cache=worker_cache,
-            max_file_size=args.max_file_size or config.max_file_size,
-            network_timeout=args.git_timeout,
-            previous=() if args.full else previous.tips, previous_head=previous.head,
-            known_paths=previous.paths, split_bytes=args.split_size))
     names = {s.key: s.name for s in specs}
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    previous = {spec.key: store.previous(spec.key) for spec in specs}
+    same = set() if args.full else unchanged(specs, previous, cache, args.git_timeout)
+    for key in same:  # exactly as last scanned: nothing to do, nothing lost
+        store.record(key, names[key], Result(key, SCANNED, tips=previous[key].tips,
+                                             head=previous[key].head), now)
+    todo = [spec for spec in specs if spec.key not in same]
+    # The engine is built only when there is something to scan (a quiet night costs little).
+    engine_spec = EngineSpec.of(build_engine(args, config)) if todo else None
+    jobs = [Job(spec, engine_spec, cache=args.worker_cache if args.dask else str(cache),
+                max_file_size=args.max_file_size or config.max_file_size,
+                network_timeout=args.git_timeout,
+                previous=() if args.full else previous[spec.key].tips,
+                previous_head=previous[spec.key].head, known_paths=previous[spec.key].paths,
+                split_bytes=args.split_size)
+            for spec in todo if engine_spec is not None]
     progress = Progress(len(jobs)) if sys.stderr.isatty() and not args.quiet else None
     counts = {"added": 0, "commits": 0, "bytes": 0}
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     try:
-        for _job, result in runner.run(jobs, runner.make_backend(args.jobs, args.dask)):
+        backend = runner.make_backend(args.jobs, args.dask) if jobs else runner.Inline()
+        for _job, result in runner.run(jobs, backend):
             added = store.record(result.key, names[result.key], result, now)
             counts["added"] += added
             counts["commits"] += result.commits
@@ -132,7 +138,8 @@ def _scan(args: argparse.Namespace, config: Any, store: Store, specs: Sequence[r
     finally:
         if progress is not None:
             progress.clear()
-    return (f"{len(jobs)} repositories, {counts['commits']} new commits, "
+    return (f"{len(specs)} repositories ({len(same)} unchanged), "
+            f"{counts['commits']} new commits, "
             f"{counts['bytes'] / 1e6:.1f} MB scanned, {counts['added']} new location(s)")
 
 
@@ -183,6 +190,15 @@ def _with_place(finding: Finding, repository: str, present: bool | None) -> Find
         finding, origin=(("repository", repository), *finding.origin, (PRESENT, flag)))
 
 
+def _plain(name: str) -> Writer:
+    """A report format that knows nothing of repositories (HTML): they are in each finding's
+    origin, and the repositories not scanned are said on standard error."""
+    from akscan.report import reporters
+
+    write = reporters()[name]
+    return lambda stream, findings, _statuses, context: write(stream, findings, context)
+
+
 def _write(args: argparse.Namespace, findings: Sequence[Finding],
            statuses: Sequence[RepoStatus], context: ReportContext) -> None:
     if args.format == "sarif":
@@ -190,9 +206,7 @@ def _write(args: argparse.Namespace, findings: Sequence[Finding],
         if not args.quiet:
             print(f"akscan: wrote {len(written)} SARIF file(s) to {args.output}", file=sys.stderr)
         return
-    writer = write_json if args.format == "json" else write_text
-    if args.format not in ("json", "text"):
-        raise AkscanError(f"--format {args.format} is not available for the fleet scan yet")
+    writer = {"json": write_json, "text": write_text}.get(args.format, _plain(args.format))
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8", newline="\n") as stream:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from akscan import git
 from akscan.detect.engine import Engine
-from akscan.pipeline.files import scan_bytes
+from akscan.pipeline.content import scan_bytes
 from akscan.sources import archives
 from akscan.sources.git_log import display
 

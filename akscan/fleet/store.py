@@ -85,6 +85,9 @@ class Store:
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
+            # Consistent after a crash; a power cut may lose the last repositories' records,
+            # which only means they are scanned again.
+            self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate(writer)
         except sqlite3.DatabaseError as exc:

@@ -148,7 +148,7 @@ def _reason(errors: Sequence[str]) -> str:
 
 def _tips(repo: git.Repo) -> tuple[str, ...]:
     """Every ref's object, and HEAD (which may be detached): what `--all` would walk from."""
-    out = git.run(repo.cwd, ["for-each-ref", "--format=%(objectname)"], env=repo.env)
+    out = git.run(repo.cwd, ["rev-parse", "--all"], env=repo.env)
     tips = set(out.decode("ascii").split())
     head = _head(repo)
     if head:
