@@ -145,8 +145,21 @@ def test_history_report_lists_each_credential_once_by_urgency_and_filters_narrow
     assert "akscan trail EVENTS... --findings akscan-findings.json" in steps[2]
     assert page.locator("svg rect").count() >= 1  # when they were introduced
 
+    head = planted["repo"].git("rev-parse", "HEAD")
+    assert f"at the tip\nstill present at HEAD ({head[:12]}) in ci/backup.env, " \
+           "deploy/prod.env" in text
+    assert text.count("still at HEAD") == 4
+
     invalid = page.locator("article.invalid").inner_text()
     assert "old/legacy.env" in invalid and planted["commits"]["second"][:12] in invalid
+    removed = planted["commits"]["removed"]
+    assert f"at the tip\nnot at HEAD ({head[:12]}): removed in {removed[:12]} (2023-11-14); " \
+           "still in the history" in invalid
+    assert invalid.count(f"removed from HEAD in {removed[:12]} on 2023-11-14") == 2
+    todo = page.locator("article.invalid details.todo")
+    assert "It is gone from the tip" not in todo.inner_text()  # folded: not urgent
+    todo.locator("summary").click()
+    assert "It is gone from the tip but not from the history" in todo.inner_text()
     unchecked = page.locator("article.unchecked").inner_text()
     assert "suppressed (inline 'akscan:allow')" in unchecked
 

@@ -72,7 +72,7 @@ def test_history_findings_have_commit_author_and_date_on_their_own_line(
     lines = out.splitlines()
     provenance = [line.strip() for line in lines if line.strip().startswith("commit ")]
     assert provenance == [f"commit {commit}, author Carol Ops <carol@example.test>, "
-                          "date 2023-11-14T22:14:20+00:00, ref refs/heads/main"] * 2
+                          "date 2023-11-14T22:14:20+00:00, ref refs/heads/main, still at HEAD"] * 2
     assert key not in out
 
 
@@ -85,3 +85,21 @@ def test_quiet_gives_one_line_per_finding(tmp_path: Path, run_cli: RunCli) -> No
         f"a.env:1:29: alibaba-access-key-id [high] {key_id[:6]}…{key_id[-2:]}",
         f"a.env:2:33: alibaba-access-key-secret [critical] {secret[:2]}…{secret[-2:]}",
     ]
+
+
+def test_history_blocks_say_whether_the_key_is_still_at_the_tip(
+    repo: Repo, run_cli: RunCli
+) -> None:
+    gone_text, _, _ = credentials()
+    kept_text, _, _ = credentials()
+    repo.commit("add", {"gone.env": gone_text, "kept.env": kept_text})
+    repo.git("rm", "-q", "gone.env")
+    removed = repo.commit("remove gone.env")
+    code, out, _ = run_cli(["history", str(repo.path), "--color", "never"])
+    assert code == 1
+    gone = next(b for b in out.split("\n\n") if "gone.env" in b)
+    kept = next(b for b in out.split("\n\n") if "kept.env" in b)
+    assert f"at the tip: not at HEAD ({removed[:12]}): removed in {removed[:12]}" in gone
+    assert gone.count(f"removed from HEAD in {removed} on 2023-11-14") == 2
+    assert f"at the tip: still present at HEAD ({removed[:12]}) in kept.env" in kept
+    assert kept.count(", still at HEAD") == 2

@@ -8,7 +8,8 @@ with an engine that releases the GIL while matching.
 from __future__ import annotations
 
 import functools
-from collections import deque
+import re
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -93,6 +94,12 @@ def scan_binary(data: bytes, display: str, engine: Engine,
 class _Nesting:
     depth: int  # of the archive being read: 1 for one that is not inside another
     budget: archives.Budget  # shared by an outer archive and all inside it
+    # (where, why) of every part not scanned, gathered for the outer archive's report
+    problems: list[tuple[str, str]]
+
+
+# More problems than this in one outer archive (a 42.zip-style bomb) are summed up in one line.
+_PROBLEM_LINES = 5
 
 
 def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
@@ -101,11 +108,12 @@ def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
     """Every member of an archive, scanned as a file at `display!member`; what a limit or a
     corrupt archive leaves unread is an error (the scan is incomplete), never a crash."""
     nesting = _Nesting(outer.depth + 1 if outer else 1,
-                       outer.budget if outer else archives.Budget(limits))
+                       outer.budget if outer else archives.Budget(limits),
+                       outer.problems if outer else [])
     result = ContentResult([])
     if nesting.depth > limits.max_depth:
-        result.errors.append(f"{display}: archive nested more than {limits.max_depth} deep; "
-                             "not scanned")
+        nesting.problems.append((display, f"archive nested more than {limits.max_depth} "
+                                          "deep; not scanned"))
         return result
     read = 0
     try:
@@ -115,7 +123,7 @@ def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
                 result.notes.append(f"{display}: member '{member.renamed_from}' is shown as "
                                     f"'{member.name}' (absolute or '..' path)")
             if member.data is None:
-                result.errors.append(f"{shown}: {member.problem}; not scanned")
+                nesting.problems.append((shown, f"{member.problem}; not scanned"))
                 continue
             read += 1
             inner_kind = archives.kind(member.data)
@@ -124,16 +132,54 @@ def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
                                       nesting)
             else:
                 inner = _scan_content(member.data, shown, engine, origin, None)
-            result.findings.extend(inner.findings)
-            result.errors.extend(inner.errors)
-            result.notes.extend(inner.notes)
-            result.scanned_bytes += inner.scanned_bytes
+            _add(result, inner)
     except archives.LimitReached as exc:
-        result.errors.append(f"{display}: {exc}; the rest of the archive was not scanned")
+        nesting.problems.append((display, f"{exc}; the rest of the archive was not scanned"))
     except archives.ArchiveError as exc:
+        if read == 0 and archive_kind in (archives.TAR, archives.ZIP):
+            # `ustar` at offset 257 of a text file, or a zip's signature in another file's
+            # tail, is no archive: scanned as the file it is (a real corrupt one still gets
+            # its printable runs scanned, and the warning).
+            _add(result, _scan_content(data, display, engine, origin, None))
+            if archive_kind == archives.TAR:
+                result.notes.append(f"{display}: looks like a tar archive but is not one "
+                                    f"({exc}); scanned as a file")
+                return _reported(result, nesting, outer)
         rest = f"scanning stopped after {read} member(s)" if read else "not scanned"
-        result.errors.append(f"{display}: corrupt or unreadable archive ({exc}); {rest}")
+        nesting.problems.append((display, f"corrupt or unreadable archive ({exc}); {rest}"))
+    return _reported(result, nesting, outer)
+
+
+def _add(result: ContentResult, inner: ContentResult) -> None:
+    result.findings.extend(inner.findings)
+    result.errors.extend(inner.errors)
+    result.notes.extend(inner.notes)
+    result.scanned_bytes += inner.scanned_bytes
+
+
+def _reported(result: ContentResult, nesting: _Nesting,
+              outer: _Nesting | None) -> ContentResult:
+    """The outer archive's result with the problems of it and everything inside it: one line
+    each, or one line in all when there are many (the -v notes then name each)."""
+    if outer is not None or not nesting.problems:
+        return result
+    problems = nesting.problems
+    if len(problems) <= _PROBLEM_LINES:
+        result.errors.extend(f"{where}: {why}" for where, why in problems)
+        return result
+    top = problems[0][0].split("!", 1)[0]
+    kinds = Counter(_kind_of(why) for _, why in problems)
+    counted = "; ".join(f"{n} {why}" for why, n in kinds.most_common(3))
+    more = "; ..." if len(kinds) > 3 else ""
+    result.errors.append(f"{top}: {len(problems)} parts not scanned ({counted}{more}); -v "
+                         "names each")
+    result.notes.extend(f"{where}: {why}" for where, why in problems)
     return result
+
+
+def _kind_of(why: str) -> str:
+    """A problem without its figures, so that alike problems are counted together."""
+    return re.sub(r"\d+", "N", why.split(" (", 1)[0].split(";", 1)[0])
 
 
 def member_suffix(path: str, container: str) -> str:

@@ -100,6 +100,40 @@ class Credential:
         return min(dated, key=lambda f: dict(f.origin)["date"]) if dated else None
 
 
+    def tip_summary(self) -> str:
+        """Where the credential stands at the tip of a history scan, in a line, or ''."""
+        contexts = [(f, f.at_tip) for f in self.findings]
+        known = [(f, t) for f, t in contexts if t is not None]
+        if not known:
+            return ""
+        tip = known[0][1]
+        name = f"{tip.tip} ({tip.tip_commit[:12]})"
+        still = sorted({f.path for f, t in known if t.present})
+        if still:
+            return f"still present at {name} in {', '.join(still)}"
+        removed = sorted({(t.removed_date or "", t.removed_in) for _, t in known
+                          if t.removed_in})
+        if removed and all(t.present is False for _, t in known):
+            commits = ", ".join(f"{c[:12]} ({d[:10]})" if d else c[:12] for d, c in removed)
+            return f"not at {name}: removed in {commits}; still in the history"
+        return f"not known whether it is still at {name}"
+
+
+def tip_note(finding: Finding, short: bool = False) -> str:
+    """`still at HEAD` / `removed in SHA on DATE` for one history finding, or ''; `short`
+    abbreviates the commit and the date."""
+    tip = finding.at_tip
+    if tip is None:
+        return ""
+    if tip.present:
+        return f"still at {tip.tip}"
+    if tip.removed_in:
+        date = (tip.removed_date or "")[:10 if short else None]
+        when = f" on {date}" if date else ""
+        return f"removed from {tip.tip} in {tip.removed_in[:12 if short else None]}{when}"
+    return f"not at {tip.tip}" if tip.present is False else ""
+
+
 def group(findings: Iterable[Finding]) -> list[Credential]:
     """Credentials, most urgent first (then most severe, then by first location)."""
     findings = list(findings)

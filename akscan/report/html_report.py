@@ -15,7 +15,7 @@ from typing import TextIO
 
 from akscan.model import LIVE, UNKNOWN, Finding, Validation
 from akscan.report import ReportContext
-from akscan.report.credentials import URGENCY, Credential, group
+from akscan.report.credentials import URGENCY, Credential, group, tip_note
 from akscan.report.excerpt import Excerpts, printable
 from akscan.report.html_assets import CSP, SCRIPT, STYLE
 from akscan.report.html_chart import introduced_chart
@@ -170,6 +170,9 @@ def _facts(credential: Credential) -> str:
         rows.append(("introduced", _t(f"commit {origin.get('commit', '?')[:12]} by "
                                       f"{origin.get('author', '?')} on "
                                       f"{origin.get('date', '?')} in {first.path}")))
+    tip = credential.tip_summary()
+    if tip:
+        rows.append(("at the tip", _t(tip)))
     if credential.suppressed:
         rows.append(("suppressed", _t(credential.suppressed)))
     rows.append(("rules", _t(", ".join(credential.rules))))
@@ -179,7 +182,9 @@ def _facts(credential: Credential) -> str:
 
 def _locations(credential: Credential, excerpts: Excerpts, context: ReportContext,
                with_repositories: bool) -> str:
-    head = "<th>where</th><th>what</th><th>line</th><th>commit</th>"
+    # A scan of files has no commits: no column of "working tree" then.
+    with_commits = any(dict(f.origin).get("commit") for f in credential.findings)
+    head = "<th>where</th><th>what</th><th>line</th>" + ("<th>commit</th>" if with_commits else "")
     if with_repositories:
         head = "<th>repository</th>" + head
     rows = []
@@ -200,7 +205,7 @@ def _locations(credential: Credential, excerpts: Excerpts, context: ReportContex
                 f'<span class="sev">{_t(finding.kind)}</span>')
         line = f'<span class="line">{_t(excerpts.line(finding))}</span>'
         commit = _commit_cell(finding)
-        cells = [where, what, line, commit]
+        cells = [where, what, line, commit] if with_commits else [where, what, line]
         if with_repositories:
             cells.insert(0, _t(next((origin[k] for k in _REPOSITORY_KEYS if origin.get(k)), "")))
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
@@ -218,6 +223,9 @@ def _commit_cell(finding: Finding) -> str:
     if origin.get("date"):
         parts.append(_t(origin["date"]))
     parts += [f"{_t(k)}: {_t(v)}" for k, v in finding.origin if k not in _SHOWN_ORIGIN]
+    note = tip_note(finding, short=True)
+    if note:
+        parts.append(f'<span class="tip">{_t(note)}</span>')
     return "<br>".join(parts)
 
 

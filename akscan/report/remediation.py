@@ -44,6 +44,11 @@ def steps(credential: Credential) -> list[tuple[str, str]]:
     step fitted to its status and the ActionTrail step to its key and date."""
     general = list(GENERAL[credential.family])
     general[0] = _first_step(credential) or general[0]
+    tip = credential.tip_summary()
+    if tip.startswith("not at "):
+        general = ["It is gone from the tip but not from the history, nor from any clone or "
+                   "fork: purge it from git history (git filter-repo --replace-text), then "
+                   "force-push." if "purge" in step else step for step in general]
     return [trail_step(credential) if "akscan trail" in step else (step, "")
             for step in general]
 

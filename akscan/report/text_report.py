@@ -11,7 +11,7 @@ from typing import TextIO
 
 from akscan.model import Finding, Validation
 from akscan.report import ReportContext
-from akscan.report.credentials import Credential, group
+from akscan.report.credentials import Credential, group, tip_note
 from akscan.report.excerpt import Excerpts, printable
 from akscan.report.remediation import GENERAL
 
@@ -76,6 +76,9 @@ def _block(stream: TextIO, credential: Credential, excerpts: Excerpts, context: 
     if v:
         for line in _validation_lines(v):
             stream.write(f"  {paint('2', line[0])} {printable(line[1])}\n")
+    tip = credential.tip_summary()
+    if tip:
+        stream.write(f"  {paint('2', 'at the tip:')} {printable(tip)}\n")
     for finding in credential.findings:
         value = finding.secret if context.show_secrets else finding.redacted
         detail = f"  {finding.path}:{finding.line}:{finding.column}: {finding.rule_id} " \
@@ -127,4 +130,7 @@ def _provenance(finding: Finding) -> str:
     if origin.get("date"):
         parts.append(f"date {origin['date']}")
     parts += [f"{key} {value}" for key, value in finding.origin if key not in _PROVENANCE]
+    note = tip_note(finding)
+    if note:
+        parts.append(note)
     return printable(", ".join(parts))

@@ -35,9 +35,42 @@ def kind(data: bytes) -> str | None:
         return BZIP2
     if data.startswith(b"\xfd7zXZ\x00"):
         return XZ
-    if data.startswith(b"ustar", TAR_MAGIC_AT):
+    if data.startswith(b"ustar", TAR_MAGIC_AT) or looks_like_v7_tar(data[:512]):
         return TAR
+    if zip_start(data) is not None:
+        return ZIP
     return None
+
+
+# The end of central directory record: its signature, 18 bytes of fields, a comment of up to
+# 64 KiB. Only the tail is searched, so no file pays for more than that.
+_EOCD = b"PK\x05\x06"
+_EOCD_SPAN = 22 + 0xFFFF
+
+
+def zip_start(data: bytes) -> int | None:
+    """Where a zip with something before it (a self-extracting stub, a zip appended to
+    another file) starts, if `data` ends with one; None otherwise."""
+    end = data.rfind(_EOCD, max(0, len(data) - _EOCD_SPAN))
+    if end < 0 or len(data) - end < 22:
+        return None
+    if int.from_bytes(data[end + 20:end + 22], "little") != len(data) - end - 22:
+        return None  # the comment length must account for the rest: not a chance match
+    start = data.find(b"PK\x03\x04")
+    return start if 0 <= start < end else None
+
+
+def looks_like_v7_tar(header: bytes) -> bool:
+    """An old (v7) tar header, which has no `ustar` magic: a name, octal fields, and the
+    header checksum right (a text file does not pass this by chance)."""
+    if len(header) < 512 or header[0] in (0, 0x20):
+        return False
+    field = header[148:156].rstrip(b" \0")
+    if not field or not field.isdigit() or b"8" in field or b"9" in field:
+        return False
+    stored = int(field, 8)
+    unsigned = sum(header[:148]) + 8 * 0x20 + sum(header[156:512])
+    return stored == unsigned and header[100:107].strip(b" \0").isdigit()
 
 
 @dataclass(frozen=True)
