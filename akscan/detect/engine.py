@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation
 
+from akscan.detect import limits
 from akscan.detect.codec import PERCENT
 from akscan.detect.decoders import Decoders, Hits
 from akscan.detect.filters import (
@@ -308,6 +309,8 @@ class Engine:
     ) -> None:
         if self._timeouts.get(rule.id, 0) >= MAX_RULE_TIMEOUTS:
             return  # stopped, and said so when it was
+        if len(best) >= limits.MAX_MATCHES_KEPT:
+            return  # capped, and said so
         try:
             for start, end in windows:
                 for match in rule.pattern.finditer(fragment.text, start, end,
@@ -320,6 +323,12 @@ class Engine:
                     current = best.get(span)
                     if current is None or _rank(candidate.rule) > _rank(current.rule):
                         best[span] = candidate
+                    if len(best) >= limits.MAX_MATCHES_KEPT:
+                        result.warnings.append(
+                            f"{fragment.path}: more than {limits.MAX_MATCHES_KEPT:,} matches; "
+                            "the rest of this file was not looked at, so findings may be "
+                            "missing (the count is a lower bound)")
+                        return
         except TimeoutError:
             result.warnings.append(
                 f"{fragment.path}: rule '{rule.id}' timed out after {self.timeout:g}s; "

@@ -6,3 +6,6 @@ from __future__ import annotations
 # Offsets kept per keyword and content (the places the decoders follow). A content with more
 # (48 MB of "LTAI" repeated) keeps memory bounded instead of holding every one.
 MAX_HITS_KEPT = 100_000
+# Matches kept per content and rule pass: a 48 MB file of distinct key-shaped values would
+# otherwise hold millions of findings in memory.
+MAX_MATCHES_KEPT = 100_000

@@ -25,6 +25,7 @@ from keys import random_id, random_secret, random_sts_id
 
 from akscan.detect import decoders as decoders_module
 from akscan.detect import engine as engine_module
+from akscan.detect import limits
 from akscan.detect.engine import Engine
 from akscan.errors import AkscanError, RuleError
 from akscan.model import Fragment
@@ -151,6 +152,17 @@ def test_repeated_keyword_keeps_memory_bounded_and_says_it_stopped(
     assert not result.findings
     assert [w for w in result.warnings if "occurs more than 20,000 times" in w
             and w.startswith("ltai.txt: ") and "lower bound" in w]
+
+
+def test_a_file_with_more_matches_than_kept_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """48 MB of distinct key-shaped values would be millions of findings held in memory: the
+    matches kept per file are capped, and the cap is a warning (the count is a lower bound)."""
+    monkeypatch.setattr(limits, "MAX_MATCHES_KEPT", 50)
+    text = "".join(f"id = {random_id()}\n" for _ in range(120))
+    result = ENGINE.scan(Fragment("many.txt", text))
+    assert len(result.findings) == 50
+    assert [w for w in result.warnings
+            if w.startswith("many.txt: more than 50 matches") and "lower bound" in w]
 
 
 def test_prefilter_finds_keywords_across_its_chunks() -> None:
