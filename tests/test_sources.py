@@ -215,6 +215,7 @@ def test_fifo_in_a_directory_is_skipped_without_hanging(tmp_path: Path) -> None:
     assert result.returncode == 1, result.stderr
     findings = json.loads(result.stdout)["findings"]
     assert [f["path"] for f in findings] == ["app.env"]
+    assert "1 FIFOs, sockets or devices not opened" in result.stderr
 
 
 def test_file_with_non_utf8_name_is_scanned_and_its_name_escaped(

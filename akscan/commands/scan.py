@@ -93,5 +93,7 @@ def collect(args: argparse.Namespace, config: Config) -> Outcome:
         summary += f"; {stats.ignored} ignored"
     if stats.symlinks_outside:
         summary += f"; {stats.symlinks_outside} symlinks out of the root not followed"
+    if stats.special:
+        summary += f"; {stats.special} FIFOs, sockets or devices not opened"
     return Outcome(findings, stats.errors, stats.notes, summary, engine.rules,
                    report_base(args.paths))
