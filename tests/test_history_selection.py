@@ -161,3 +161,20 @@ def test_sarif_of_a_bare_repository_points_at_paths_in_the_repository(
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             for r in log["runs"][0]["results"]}
     assert uris == {"conf/app.env"}
+
+
+def test_staged_blob_missing_from_the_object_store_is_named_and_exits_2(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.commit("base", {"README.md": "hello\n"})
+    repo.write("app.env", credentials()[0])
+    repo.git("add", "app.env")
+    blob = repo.git("rev-parse", ":app.env")
+    (repo.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    monkeypatch.chdir(repo.path)
+
+    code = main(["staged"])
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"app.env: staged blob {blob} is missing from the repository" in err
