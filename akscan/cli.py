@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
+from types import FrameType
+from typing import Any
 
 from akscan import __version__
 from akscan.errors import AkscanError
@@ -94,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_ERROR
+    previous = _stop_on_signals()
     try:
         if 1 in closed and _report_to_stdout(args):
             raise AkscanError("standard output is closed, so the report would be lost; "
@@ -103,8 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except AkscanError as exc:
         _error(str(exc))
-    except KeyboardInterrupt:
-        _error("interrupted", prefix="akscan: ")
+    except KeyboardInterrupt as exc:
+        why = f" ({exc.args[0]})" if isinstance(exc, _Terminated) and exc.args else ""
+        _error(f"interrupted{why}", prefix="akscan: ")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # Not the report's writer (that one says so itself): a reader or child went away early.
@@ -118,7 +124,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         _unexpected(args, f"unexpected {type(exc).__name__}: {exc}")
     finally:
         output.discard_pending()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return EXIT_ERROR
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop as for Ctrl-C, through the boundary, so no partial report stays."""
+
+
+def _stop_on_signals() -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into an interruption for the whole run; the previous handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise _Terminated(signal.Signals(signum).name)
+
+    return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
 
 
 def _guard_standard_streams() -> set[int]:

@@ -22,6 +22,7 @@ from helpers import RunCli, write
 from keys import env_file, new_key, random_id
 
 from akscan.emulator import EmulatedKey, Emulator
+from akscan.model import Finding
 
 CHROMIUM = os.environ.get("AKSCAN_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
@@ -253,3 +254,52 @@ def test_the_page_fetches_nothing(tmp_path: Path, run_cli: RunCli) -> None:
     assert "default-src 'none'" in raw
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", raw)
     assert "@import" not in raw and "url(" not in raw
+
+
+def _fleet_finding(repository: str, path: str, secret: str, kind: str, present: str,
+                   line: int) -> Finding:
+    """A finding as the fleet scan hands it to the reporter: its repository in the origin."""
+    rule = "alibaba-access-key-id" if kind == "access-key-id" else "alibaba-access-key-secret"
+    return Finding(rule_id=rule, kind=kind, severity="critical", description="", remediation="",
+                   path=path, line=line, column=1, end_line=line, end_column=1 + len(secret),
+                   secret=secret, line_text=secret,
+                   origin=(("repository", repository), ("commit", "a" * 40),
+                           ("author", "Dana Ops"), ("email", "dana@example.test"),
+                           ("date", "2024-02-01T10:00:00+00:00"), ("present_at_head", present)))
+
+
+def test_fleet_findings_are_filtered_by_repository(tmp_path: Path, browser: Any) -> None:
+    from akscan.detect.pairing import link_pairs
+    from akscan.report import ReportContext
+    from akscan.report.html_report import write as write_html
+
+    shared, alone = new_key(), new_key()
+    findings = [
+        *link_pairs([_fleet_finding("git@example.test:pay/api", "conf/app.env", shared[0],
+                                    "access-key-id", "true", 1),
+                     _fleet_finding("git@example.test:pay/api", "conf/app.env", shared[1],
+                                    "access-key-secret", "true", 2)]),
+        *link_pairs([_fleet_finding("git@example.test:ops/infra", "ci.env", shared[0],
+                                    "access-key-id", "false", 4),
+                     _fleet_finding("git@example.test:ops/infra", "ci.env", shared[1],
+                                    "access-key-secret", "false", 5)]),
+        *link_pairs([_fleet_finding("git@example.test:ops/infra", "old.env", alone[0],
+                                    "access-key-id", "false", 1),
+                     _fleet_finding("git@example.test:ops/infra", "old.env", alone[1],
+                                    "access-key-secret", "false", 2)]),
+    ]
+    report = tmp_path / "fleet.html"
+    with report.open("w", encoding="utf-8") as stream:
+        write_html(stream, findings, ReportContext(tool_version="test", command="fleet"))
+    page = _open(browser, report)
+    figures = page.inner_text("#summary")
+    assert "2\ncredentials" in figures and "2\nrepositories" in figures
+    first, second = page.locator("article.credential").all()
+    assert "still present at HEAD in git@example.test:pay/api" in first.inner_text()
+    assert "not at HEAD in any repository" in second.inner_text()
+    page.select_option("select[name=repo]", "git@example.test:pay/api")
+    assert page.locator("article.credential:visible").count() == 1
+    page.select_option("select[name=repo]", "git@example.test:ops/infra")
+    assert page.locator("article.credential:visible").count() == 2
+    raw = report.read_text("utf-8")
+    assert all(value not in raw for value in (*shared, *alone))

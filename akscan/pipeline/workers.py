@@ -62,9 +62,14 @@ def run_batches(
             pool.close()
 
 
+Job = tuple[int, list[Any], int]  # (index, batch, attempt)
+# Batches given to a worker ahead of the one it works on, so it never waits for the parent.
+_AHEAD = 2
+
+
 class _Worker:
-    """One worker process and the batch it is working on (a pipe each way, so the parent
-    always knows which batch a dead worker had)."""
+    """One worker process and the batches given to it, oldest (the one it works on) first: a
+    pipe each way, so the parent always knows which batch a dead worker had."""
 
     def __init__(self, work: Callable[[list[T]], list[R]], initializer: Callable[..., None],
                  initargs: tuple[Any, ...]) -> None:
@@ -74,15 +79,18 @@ class _Worker:
             target=_serve, args=(child, os.getpid(), work, initializer, initargs), daemon=True)
         self.process.start()
         child.close()
-        self.job: tuple[int, list[Any], int] | None = None  # (index, batch, attempt)
+        self.jobs: deque[Job] = deque()
 
-    def give(self, job: tuple[int, list[Any], int]) -> bool:
-        self.job = job
-        try:
+    def wants(self, retry: bool) -> bool:
+        """Whether to give it a batch: a retried batch runs alone in its worker."""
+        if retry:
+            return not self.jobs
+        return len(self.jobs) < _AHEAD and not any(job[2] > 1 for job in self.jobs)
+
+    def give(self, job: Job) -> None:
+        self.jobs.append(job)
+        with contextlib.suppress(OSError, ValueError):  # dead already: its sentinel says so
             self.conn.send(job[1])
-            return True
-        except (OSError, ValueError):  # it died before it could take the batch
-            return False
 
     def kill(self) -> None:
         with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -101,25 +109,30 @@ class _Pool:
     def run(self, batches: Iterator[tuple[int, list[T]]], handle: Callable[[list[R]], None],
             lost: Callable[[list[T]], None], retried: Callable[[list[T]], None]) -> None:
         done: dict[int, list[R] | None] = {}  # finished out of order, by index
-        retries: deque[tuple[int, list[T], int]] = deque()
+        waiting: deque[Job] = deque()  # batches to give again after a worker died
+        more = True
         next_out = 0
+        self._workers = [self._start() for _ in range(self._jobs)]
         while True:
             for worker in self._workers:
-                if worker.job is None:
-                    job = retries.popleft() if retries else next(
-                        ((index, batch, 1) for index, batch in batches), None)
-                    if job is not None:
-                        worker.give(job)
-            if not self._workers:
-                self._workers = [self._start() for _ in range(self._jobs)]
-                continue
-            busy = [w for w in self._workers if w.job is not None]
+                while True:
+                    if waiting:
+                        if not worker.wants(waiting[0][2] > 1):
+                            break
+                        worker.give(waiting.popleft())
+                    elif more and worker.wants(False):
+                        numbered = next(batches, None)
+                        if numbered is None:
+                            more = False
+                            break
+                        worker.give((numbered[0], numbered[1], 1))
+                    else:
+                        break
+            busy = [w for w in self._workers if w.jobs]
             if not busy:
                 return
             ready = wait([w.conn for w in busy] + [w.process.sentinel for w in busy])
             for worker in busy:
-                assert worker.job is not None
-                index, batch, attempt = worker.job
                 if worker.conn in ready:
                     try:
                         ok, payload = worker.conn.recv()
@@ -128,17 +141,19 @@ class _Pool:
                     if ok is not None:
                         if not ok:
                             raise AkscanError(f"a scan worker failed: {payload}")
-                        worker.job = None
-                        done[index] = payload
+                        done[worker.jobs.popleft()[0]] = payload
                         continue
                 elif worker.process.sentinel not in ready:
                     continue
-                # The worker died with this batch: the kernel's OOM killer, kill -9.
+                # The worker died with its first batch (the kernel's OOM killer, kill -9);
+                # those behind it had not started.
                 worker.kill()
                 self._workers[self._workers.index(worker)] = self._start()
+                index, batch, attempt = worker.jobs.popleft()
+                waiting.extendleft(reversed(worker.jobs))
                 if attempt == 1:
                     retried(batch)
-                    retries.append((index, batch, 2))
+                    waiting.appendleft((index, batch, 2))
                 else:
                     lost(batch)
                     done[index] = None
@@ -151,7 +166,7 @@ class _Pool:
     def close(self) -> None:
         """Stop every worker: politely when all is done, by SIGKILL when interrupted."""
         for worker in self._workers:
-            if worker.job is None:
+            if not worker.jobs:
                 with contextlib.suppress(OSError, ValueError):
                     worker.conn.send(None)
             else:

@@ -25,6 +25,7 @@ from akscan.model import (
     Validation,
 )
 
+PRESENT_AT_HEAD = "present_at_head"  # a fleet scan's origin field: "true", "false", "unknown"
 UNCHECKED = "unchecked"  # not validated: --validate was not given
 # Most urgent first: a working key, one that may work, one nobody asked about, then the harmless.
 URGENCY = (LIVE, UNKNOWN, UNCHECKED, UNVERIFIABLE, INACTIVE, INVALID)
@@ -105,7 +106,7 @@ class Credential:
         contexts = [(f, f.at_tip) for f in self.findings]
         known = [(f, t) for f, t in contexts if t is not None]
         if not known:
-            return ""
+            return self._fleet_presence()
         tip = known[0][1]
         name = f"{tip.tip} ({tip.tip_commit[:12]})"
         still = sorted({f.path for f, t in known if t.present})
@@ -117,6 +118,20 @@ class Credential:
             commits = ", ".join(f"{c[:12]} ({d[:10]})" if d else c[:12] for d, c in removed)
             return f"not at {name}: removed in {commits}; still in the history"
         return f"not known whether it is still at {name}"
+
+
+    def _fleet_presence(self) -> str:
+        """The same from a fleet scan's `present_at_head` per repository, or ''."""
+        flags = [(dict(f.origin).get("repository", ""), dict(f.origin)[PRESENT_AT_HEAD])
+                 for f in self.findings if PRESENT_AT_HEAD in dict(f.origin)]
+        if not flags:
+            return ""
+        still = sorted({repo for repo, value in flags if value == "true"})
+        if still:
+            return f"still present at HEAD in {', '.join(still)}"
+        if all(value == "false" for _, value in flags):
+            return "not at HEAD in any repository; still in the history"
+        return "not known whether it is still at HEAD"
 
 
 def tip_note(finding: Finding, short: bool = False) -> str:

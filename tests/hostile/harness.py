@@ -54,7 +54,7 @@ class Result:
     stdout: str
     stderr: str
     seconds: float
-    peak_rss_kib: int  # ru_maxrss of akscan and the children it waited for
+    peak_rss_kib: int  # high-water RSS of akscan, or of the largest process it started
     timed_out: bool = False
     orphans: list[str] = field(default_factory=list)  # "pid cmdline" of processes left behind
 
@@ -131,7 +131,14 @@ class Process:
         """Wait for akscan to exit (killing its whole session past the deadline), then check
         that nothing it started is still running."""
         timed_out, status, usage = False, 0, None
+        peak, polls = 0, 0
         while True:
+            # VmHWM, not ru_maxrss: a forked child's ru_maxrss starts at its parent's RSS (a
+            # test process that built a big input), exec or not; VmHWM starts fresh at exec.
+            peak = max(peak, _high_water(self.pid))
+            if polls % 25 == 0:  # the processes it started (workers), twice a second
+                peak = max([peak, *map(_high_water, _session_pids(self.pid))])
+            polls += 1
             pid, status, usage = os.wait4(self.pid, os.WNOHANG)
             if pid:
                 break
@@ -151,7 +158,7 @@ class Process:
         if self._out_file is not None:
             self._out_file.close()
         return Result(self.args, self.popen.returncode, _text(self._chunks["stdout"]),
-                      _text(self._chunks["stderr"]), seconds, usage.ru_maxrss,
+                      _text(self._chunks["stderr"]), seconds, peak or usage.ru_maxrss,
                       timed_out, orphans)
 
 
@@ -288,6 +295,22 @@ def _text(chunks: list[bytes]) -> str:
     # Undecodable bytes become U+FFFD, which is not a control character: invalid UTF-8 in
     # output is ugly, not dangerous; raw ESC is what the check is for.
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _high_water(pid: int) -> int:
+    """VmHWM of a process in KiB, or 0 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _session_pids(sid: int) -> list[int]:
+    return [int(member.split(" ", 1)[0]) for member in _session_members(sid)]
 
 
 def _session_members(sid: int) -> list[str]:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,28 @@ def test_every_command_accepts_the_v_the_error_hint_names() -> None:
     assert commands
     for name, command in commands.items():
         assert "-v" in command._option_string_actions, name
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminated_run_leaves_no_report_and_no_partial_file(
+    signum: int, tmp_path: Path
+) -> None:
+    tree = tmp_path / "tree"
+    for n in range(300):  # enough to be caught scanning
+        write(tree / f"d{n % 10}" / f"f{n}.txt", "harmless text, nothing to see\n" * 1000)
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen([sys.executable, "-m", "akscan", "scan", "-j", "1", "-f", "json",
+                             "-o", str(out / "report.json"), str(tree)],
+                            cwd=tmp_path, env=subprocess_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.glob("*.partial")) and proc.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the scan ended before it could be interrupted"
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "interrupted" in one_line(err)
+    assert list(out.iterdir()) == []

@@ -75,7 +75,8 @@ def test_two_error_lines_are_caught(tmp_path: Path) -> None:
 
 
 def test_peak_memory_is_measured(tmp_path: Path) -> None:
-    result = _python("b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096])", tmp_path)
+    result = _python("import time; b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]);"
+                     "time.sleep(0.5)", tmp_path)
     assert result.peak_rss_mib > 150
     with pytest.raises(AssertionError, match="peak RSS"):
         check(result, exit=0, max_rss_mib=100)
