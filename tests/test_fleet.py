@@ -320,3 +320,33 @@ def test_html_report_lists_each_credential_with_its_repositories(
     html = page.read_text()
     assert "<title>akscan: 2 credential(s)</title>" in html  # each ID with its secret, one pair
     assert fleet.names[1] in html and fleet.names[0] in html
+
+
+def test_validate_tests_each_distinct_pair_once_however_many_places(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("alibabacloud_sts20150401", reason="needs akscan[validate]")
+    from akscan.emulator import EmulatedKey, Emulator
+
+    monkeypatch.delenv("AKSCAN_VALIDATE_ENDPOINT", raising=False)
+    pair = new_key()
+    names = []
+    for n in range(3):  # the same pair in three repositories, twice in the first
+        repo = Repo(tmp_path / f"r{n}")
+        repo.commit("add", {"a.env": env_file(*pair)})
+        if n == 0:
+            repo.commit("copy", {"b/copy.env": env_file(*pair)})
+        names.append(str(repo.path))
+    cache = str(tmp_path / "c")
+    run_fleet(run_cli, tmp_path / "c", *names)
+
+    with Emulator([EmulatedKey(*pair)]) as emulator:
+        code, out, err = run_cli(["fleet", "--cache", cache, "report", "--format", "json",
+                                  "--validate", "--validate-endpoint", emulator.url])
+        calls = [c for c in emulator.service.calls if c == (pair[0], "GetCallerIdentity")]
+
+    assert code == 1, err
+    findings = json.loads(out)["findings"]
+    assert len(findings) == 8  # ID and secret at four places
+    assert {f["validation"]["status"] for f in findings} == {"live"}
+    assert len(calls) == 1

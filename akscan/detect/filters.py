@@ -62,8 +62,8 @@ _FORMAT_PREFIX = re.compile(r"LTAI|STS\.|CAIS")
 _WORDS = re.compile(
     r"(?i)access|secret|token|your|fake|test|demo|here|goes|mock|key|ram|sts|oss|my|id"
 )
-# Masking: the end (or start) of a value replaced by four or more x or *.
-_MASKED = re.compile(r"(?i)^[x*]{4}|[x*]{4}$")
+# Masking: the end (or start) of a value replaced by four x, X or * (in one case: xXxX is chance).
+_MASKED = re.compile(r"^(?:x{4}|X{4}|\*{4})|(?:x{4}|X{4}|\*{4})$")
 _FILLER_SHARE = 0.5  # more than this share of a value made of filler makes it a placeholder
 _LONG_RUN = 6  # one character this many times in a row: chance once in 10^8 keys
 
@@ -88,8 +88,8 @@ def placeholder_shape(value: str) -> bool:
     for i in range(1, len(lowered) + 1):
         if i < len(lowered) and lowered[i] == lowered[i - 1]:
             continue
-        if i - start >= _LONG_RUN:
-            return True
+        if i - start >= _LONG_RUN and len(set(body[start:i])) == 1:
+            return True  # in one case: hhhHHH is chance
         if i - start >= 3:
             covered[start:i] = b"\1" * (i - start)
         start = i
