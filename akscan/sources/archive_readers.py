@@ -55,7 +55,9 @@ def _zip_members(data: bytes, limits: Limits, budget: Budget) -> Iterator[Member
         yield Member("(data before the zip)", data[:start])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for info in archive.infolist():
-            if info.is_dir() or stat.S_ISLNK(info.external_attr >> 16):
+            # Not `info.is_dir()`: it indexes the name's last character, and a member may
+            # have an empty name (found by the fuzz target).
+            if info.filename.endswith("/") or stat.S_ISLNK(info.external_attr >> 16):
                 continue
             _count(budget)
             name, renamed = _clean(info.filename)

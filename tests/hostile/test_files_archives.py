@@ -145,3 +145,14 @@ def test_a_42_zip_style_bomb_is_one_warning_line_with_counts(tmp_path: Path) -> 
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert warnings == ["akscan: warning: 42.zip: 4096 parts not scanned (4096 archive nested "
                         "more than N deep); -v names each"]
+
+
+def test_a_zip_member_with_an_empty_name_is_scanned_as_unnamed(tmp_path: Path) -> None:
+    key_id = random_id()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr(zipfile.ZipInfo(""), env(key_id))
+    (tmp_path / "odd.zip").write_bytes(out.getvalue())
+    code, findings, _ = scan(tmp_path)
+    assert code == 1
+    assert ("odd.zip!(unnamed)", sha(key_id)) in findings
