@@ -230,7 +230,7 @@ def finish(
     _write_report(args, shown, ReportContext(
         tool_version=__version__, show_secrets=args.show_secrets, rules=tuple(rules),
         command=args.command, sarif_category=args.sarif_category, base_dir=base_dir,
-        quiet=args.quiet,
+        quiet=args.quiet, incomplete=tuple(errors),
     ))
     for message in errors:
         say(message, "warning")

@@ -26,6 +26,9 @@ class ReportContext:
     base_dir: str | None = None
     # --quiet: reports for people become one line per finding (the text report, for grep).
     quiet: bool = False
+    # What could not be scanned, or was cut by a limit: the findings are then a lower bound.
+    # Every report says so, not only the summary on standard error.
+    incomplete: tuple[str, ...] = ()
 
 
 def validation_to_dict(validation: Validation) -> dict[str, Any]:

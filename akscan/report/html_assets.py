@@ -21,6 +21,7 @@ h1{font-size:1.4rem;margin:.2rem 0}h2{font-size:1.05rem;margin:0 0 .4rem}
 .figures li{border:1px solid var(--line);border-radius:6px;padding:.35rem .7rem;min-width:5.5rem}
 .figures b{display:block;font-size:1.35rem}
 .chart{margin:0 0 1rem}.chart svg{max-width:100%;height:auto}
+.incomplete{border-left:4px solid #b35900;padding:0 .75rem;margin:0 0 1rem;background:#fff7ec}
 form{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;padding:.6rem .8rem;
 background:#f6f7f9;border:1px solid var(--line);border-radius:6px;margin:0 0 1rem}
 form fieldset{border:0;margin:0;padding:0;display:flex;gap:.5rem;flex-wrap:wrap}

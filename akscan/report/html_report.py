@@ -42,6 +42,7 @@ def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -
         + (" · <b>secrets shown in full (--show-secrets)</b>" if context.show_secrets else "")
         + "</p></header>",
         _figures(credentials, findings, repositories),
+        _incomplete(context.incomplete),
     ]
     chart = introduced_chart(credentials)
     if chart:
@@ -54,6 +55,16 @@ def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -
     out.extend(_entry(c, excerpts, context, bool(repositories)) for c in credentials)
     out.append(f"</main><script>{SCRIPT}</script></body></html>\n")
     stream.write("\n".join(out))
+
+
+def _incomplete(problems: Sequence[str]) -> str:
+    """What was not scanned or was cut, above everything else: the list below is a lower bound."""
+    if not problems:
+        return ""
+    items = "".join(f"<li>{_t(p)}</li>" for p in problems)
+    return (f'<section class="incomplete" id="incomplete"><h2>Not scanned or incomplete: '
+            f"{len(problems)}</h2><p>The credentials below are a lower bound.</p>"
+            f"<ul>{items}</ul></section>")
 
 
 def _t(text: str | None) -> str:

@@ -62,6 +62,8 @@ def write(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -
         "version": FORMAT_VERSION,
         "tool": {"name": "akscan", "version": context.tool_version},
         "findings": [finding_to_dict(f, context.show_secrets) for f in findings],
+        # Empty when everything named was scanned whole; else the findings are a lower bound.
+        "incomplete": list(context.incomplete),
     }
     # json_safe: C1 controls and bidi overrides as \uNNNN, so `cat report.json` is safe too.
     stream.write(json_safe(json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)))

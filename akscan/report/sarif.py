@@ -56,6 +56,8 @@ class Limits:
     locations: int = 1_000  # per result, counting related locations too
     rules: int = 25_000
     gzip_bytes: int = 10_000_000
+    # Ours, not GitHub's: enough to read, small beside the results.
+    notifications: int = 100
 
 
 GITHUB_LIMITS = Limits()
@@ -141,8 +143,20 @@ def _log(
         automation_details=om.RunAutomationDetails(id=category(context)),
         original_uri_base_ids={SRCROOT: om.ArtifactLocation(uri=paths.root_uri)},
         column_kind="unicodeCodePoints",
+        invocations=[_invocation(context, limits)],
     )
     return om.SarifLog(version="2.1.0", schema_uri=SCHEMA_URI, runs=[run])
+
+
+def _invocation(context: ReportContext, limits: Limits) -> om.Invocation:
+    """The run finished (a partial scan still uploads); what it could not scan or cut is one
+    warning notification each, so the log itself says its results are a lower bound."""
+    said = list(context.incomplete[:limits.notifications])
+    if len(context.incomplete) > len(said):
+        said.append(f"... and {len(context.incomplete) - len(said)} more not scanned or cut")
+    return om.Invocation(execution_successful=True, tool_execution_notifications=[
+        om.Notification(level="warning", message=om.Message(text=text)) for text in said
+    ] or None)
 
 
 def _rules(
