@@ -38,6 +38,25 @@ ORPHAN_GRACE = 2.0
 
 # What may appear raw in output: newline and tab. Everything else in Unicode's Cc (C0, DEL, C1)
 # and the bidi controls that reorder a line on screen must arrive escaped.
+# A custom rule that backtracks on BUSY_LINE until --regex-timeout: a scan given it and a file
+# holding that line is known to be mid-work when a test acts, whatever the machine's speed.
+SLOW_RULE = """
+[[rules]]
+id = "test-slow-rule"
+description = "backtracks for ever on a long run of x (tests only)"
+kind = "access-key-secret"
+severity = "low"
+precision = "low"
+keywords = ["slowpoke"]
+pattern = '''slowpoke(?P<secret>(?:x|xx)+y)'''
+remediation = "none"
+
+[rules.examples]
+positive = ["slowpokexxy"]
+negative = ["slowpoke"]
+"""
+BUSY_LINE = "slowpoke" + "x" * 80 + "\n"
+
 _BIDI = set("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ALLOWED = {"\n", "\t"}
 _ERROR_LINE = re.compile(r"^akscan(?: [\w-]+)?: error: ")

@@ -14,6 +14,7 @@ from helpers import RunCli, subprocess_env, write
 from keys import random_id
 
 import akscan.commands.scan
+from hostile.harness import BUSY_LINE, SLOW_RULE
 
 
 def one_line(err: str) -> str:
@@ -151,11 +152,12 @@ def test_a_terminated_run_leaves_no_report_and_no_partial_file(
     signum: int, tmp_path: Path
 ) -> None:
     tree = tmp_path / "tree"
-    for n in range(300):  # enough to be caught scanning
-        write(tree / f"d{n % 10}" / f"f{n}.txt", "harmless text, nothing to see\n" * 1000)
+    write(tree / "busy.txt", BUSY_LINE)  # keeps the scan at work until it is signalled
+    (tmp_path / "slow.toml").write_text(SLOW_RULE)
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "akscan", "scan", "-j", "1", "-f", "json",
+                             "--rules", str(tmp_path / "slow.toml"), "--regex-timeout", "600",
                              "-o", str(out / "report.json"), str(tree)],
                             cwd=tmp_path, env=subprocess_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)

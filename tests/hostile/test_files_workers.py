@@ -8,6 +8,7 @@ whatever the machine's speed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -17,26 +18,11 @@ from pathlib import Path
 import pytest
 from keys import random_id
 
-from hostile.harness import Process, check, spawn
+from hostile.harness import BUSY_LINE, SLOW_RULE, Process, check, spawn
 
-SLOW_RULE = """
-[[rules]]
-id = "test-slow-rule"
-description = "backtracks for ever on a long run of x (tests only)"
-kind = "access-key-secret"
-severity = "low"
-precision = "low"
-keywords = ["slowpoke"]
-pattern = '''slowpoke(?P<secret>(?:x|xx)+y)'''
-remediation = "none"
-
-[rules.examples]
-positive = ["slowpokexxy"]
-negative = ["slowpoke"]
-"""
 FILES = 520  # enough that --jobs 2 starts worker processes
 BATCH = 32  # files per batch (akscan.pipeline.files._BATCH)
-BUSY = "slowpoke" + "x" * 80 + "\n"
+
 
 
 def busy_tree(root: Path, keys: dict[str, str] | None = None) -> Path:
@@ -45,7 +31,7 @@ def busy_tree(root: Path, keys: dict[str, str] | None = None) -> Path:
     tree.mkdir()
     for n in range(FILES):
         name = f"f{n:03}.txt"
-        text = f"value_{n} = {n}\n" + (BUSY if n in (0, BATCH) else "")
+        text = f"value_{n} = {n}\n" + (BUSY_LINE if n in (0, BATCH) else "")
         if keys is not None and n % 100 == 50:
             keys[name] = random_id()
             text += f"ALIBABA_CLOUD_ACCESS_KEY_ID={keys[name]}\n"
@@ -126,7 +112,9 @@ def test_files_whose_worker_dies_again_are_reported_not_scanned(tmp_path: Path) 
     killed: set[int] = set()
     while running(process):  # kill every worker, the retries' ones too
         for pid in children(process.pid) - killed:
-            os.kill(pid, signal.SIGKILL)
+            # A worker listed a moment ago may already have gone (the scan ended it).
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
             killed.add(pid)
         time.sleep(0.02)
     result = process.wait()
