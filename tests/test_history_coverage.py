@@ -231,3 +231,23 @@ def test_only_missing_blobs_and_nothing_found_exits_2(
 
     assert (code, findings) == (2, [])
     assert f"missing object {blob}" in err
+
+
+def test_binary_blob_over_the_size_limit_has_its_printable_runs_scanned(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_id = random_id()
+    blob = bytes(range(256)) * 40 + f"\0ALIBABA_CLOUD_ACCESS_KEY_ID={key_id}\0".encode()
+    repo.write("assets/logo.bin", blob + bytes(range(256)) * 40)
+    repo.commit("logo", {"notes.txt": "x = 1\n" * 2000})  # text over the limit too
+    repo.git("add", "assets/logo.bin")
+    commit = repo.commit("add the logo")
+
+    code, findings, err = history(capsys, str(repo.path), "--max-file-size", "4000")
+
+    assert code == 1
+    (found,) = by_secret(findings, key_id)
+    assert (found["path"], found["commit"]) == ("assets/logo.bin", commit)
+    # the limit still holds for text, and says so
+    assert "notes.txt" in err and "over the size limit of 4000 bytes" in err
+    assert "logo.bin" not in err.split("over the size limit")[0].splitlines()[-1]

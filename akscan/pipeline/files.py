@@ -241,7 +241,7 @@ def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResu
     with handle:
         try:
             if st.st_size > max_file_size:
-                return _scan_large(handle, item, engine, max_file_size, st.st_size)
+                return scan_oversized(handle, item.display, engine, max_file_size, st.st_size)
             data = read_upto(handle, st.st_size, max_file_size)
         except OSError as exc:
             return ContentResult([], errors=[f"{item.display}: cannot read: "
@@ -251,15 +251,18 @@ def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResu
     return scan_bytes(data, item.display, engine, limits=limits_for(max_file_size))
 
 
-def _scan_large(handle: BinaryIO, item: FileItem, engine: Engine, max_file_size: int,
-                size: int) -> ContentResult:
+def scan_oversized(handle: BinaryIO, display: str, engine: Engine, max_file_size: int,
+                   size: int) -> ContentResult:
+    """Content over --max-file-size, read from `handle`: the limit is for text, held whole;
+    binary content is scanned for printable runs piece by piece, in bounded memory (issue 11).
+    Files and history blobs alike."""
     head = read_upto(handle, _HEAD, _HEAD)
     if archives.kind(head) is not None or not is_binary_head(head):
-        return _too_large(item.display, max_file_size, size)
-    result, scanned = scan_printable_stream(handle, head, item.display, engine)
+        return _too_large(display, max_file_size, size)
+    result, scanned = scan_printable_stream(handle, head, display, engine)
     return ContentResult(result.findings, scanned_bytes=scanned, binary=True,
                          errors=result.warnings, notes=[
-                             f"{item.display}: binary, {size} bytes; its printable runs were "
+                             f"{display}: binary, {size} bytes; its printable runs were "
                              "scanned with the high-precision rules"])
 
 

@@ -17,13 +17,14 @@ import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO, cast
 
 from akscan import git
 from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.model import Finding
 from akscan.pipeline import tip
-from akscan.pipeline.files import ContentResult, member_suffix, scan_stream
+from akscan.pipeline.files import ContentResult, member_suffix, scan_oversized, scan_stream
 from akscan.sources import archives
 from akscan.sources.blobs import read_blobs, read_objects
 from akscan.sources.git_log import (
@@ -172,6 +173,16 @@ def scan_history(
 
     scan_stream(contents, engine, options.jobs, label, handle,
                 archives.Limits(max_member=options.max_file_size))
+    # The size limit is for text: a blob over it is streamed, and if binary its printable
+    # runs are scanned, as for files; text stays "not scanned".
+    large, oversized[:] = oversized[:], []
+    for oid, size in large:
+        result = None if oid in messages else _scan_oversized_blob(
+            repo, oid, size, label(oid), engine, options.max_file_size)
+        if result is None or result.too_large:
+            oversized.append((oid, size))
+        else:
+            handle(oid, result)
     for oid, size in oversized:
         stats.errors.append(
             f"{describe(oid)}: {size} bytes is over the size limit of "
@@ -251,3 +262,23 @@ def _introductions(
         out.extend((f.moved_to(shown + member_suffix(f.path, label), origin), commit_index, path)
                    for f in found if f.secret in fresh)
     return out
+
+
+def _scan_oversized_blob(repo: git.Repo, oid: str, size: int, display: str, engine: Engine,
+                         max_file_size: int) -> ContentResult | None:
+    """`scan_oversized` of one blob read from its own `git cat-file`; None if unreadable."""
+    process = git.Process(repo, ["cat-file", "blob", oid])
+    try:
+        stream = cast(BinaryIO, process.stdout)  # a pipe's reader: read() is all that is used
+        result = scan_oversized(stream, display, engine, max_file_size, size)
+    except BaseException:
+        process.kill()
+        raise
+    if result.too_large:  # text: the rest is not read, so git is stopped rather than waited on
+        process.kill()
+        return result
+    try:
+        process.close()
+    except git.GitError:
+        return None
+    return result
