@@ -238,6 +238,21 @@ def test_sarif_is_written_per_repository(
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
             for rs in results.values() for r in rs}
     assert uris == {"config/.env", "deploy/prod.env", "app/settings.env", "keys.env"}
+    assert not list(out.glob("*.partial")) and not list(out.glob(".*")), "a temporary file stayed"
+
+
+def test_a_report_that_cannot_be_written_is_an_error_and_leaves_nothing(
+    fleet: Fleet, run_cli: RunCli, tmp_path: Path
+) -> None:
+    target = tmp_path / "fleet.json"
+    target.mkdir()  # not writable as a file, even for root
+
+    code, _, err = run_cli(["fleet", "--cache", str(tmp_path / "c"), "-j", "1", "--format",
+                            "json", "-o", str(target), fleet.names[0]])
+
+    assert code == 2 and "cannot write report" in err and "it is a directory" in err
+    assert list(target.iterdir()) == []
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob(".fleet.json.*"))
 
 
 def test_list_file_with_comments_names_the_repositories(

@@ -28,7 +28,7 @@ from akscan.fleet.report import PRESENT, RepoStatus, write_json, write_sarif_dir
 from akscan.fleet.store import STORE_NAME, Store
 from akscan.fleet.task import SCANNED, EngineSpec, Job, Result
 from akscan.model import Finding
-from akscan.report import ReportContext
+from akscan.report import ReportContext, output
 
 DEFAULT_SPLIT = 256 << 20
 Writer = Callable[[TextIO, Sequence[Finding], Sequence[RepoStatus], ReportContext], None]
@@ -207,13 +207,13 @@ def _write(args: argparse.Namespace, findings: Sequence[Finding],
             print(f"akscan: wrote {len(written)} SARIF file(s) to {args.output}", file=sys.stderr)
         return
     writer = {"json": write_json, "text": write_text}.get(args.format, _plain(args.format))
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8", newline="\n") as stream:
-                writer(stream, findings, statuses, context)
-        except OSError as exc:
-            raise AkscanError(f"cannot write report to {args.output}: {exc.strerror}") from None
-        return
-    writer(sys.stdout, findings, statuses, context)
-    sys.stdout.flush()
+    def produce(stream: TextIO) -> None:
+        writer(stream, findings, statuses, context)
+
+    # As every command: the file appears whole or not at all; a closed stdout is an error.
+    report = output.open_report(args.output)
+    if report is not None:
+        report.commit(produce)
+    else:
+        output.write_stdout(produce)
 

@@ -7,11 +7,12 @@ history contract (one finding per location) and adds the `repositories` list and
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -20,6 +21,7 @@ from akscan.errors import AkscanError
 from akscan.model import Finding
 from akscan.report import ReportContext
 from akscan.report.json_report import FORMAT_VERSION, finding_to_dict
+from akscan.report.output import ReportFile
 
 PRESENT = "present_at_head"
 _ORIGIN = ("repository", "commit", "author", "email", "date")
@@ -135,13 +137,15 @@ def write_sarif_dir(folder: str, findings: Sequence[Finding],
                                 show_secrets=context.show_secrets, rules=context.rules,
                                 command="fleet", sarif_category=context.sarif_category,
                                 base_dir=neutral)
-            try:
-                with open(target, "w", encoding="utf-8", newline="\n") as stream:
-                    write(stream, mine, ctx)
-            except OSError as exc:
-                raise AkscanError(f"cannot write {target}: {exc.strerror}") from None
+            # Whole or not at all, as every report: an upload never takes half a log.
+            ReportFile(str(target), "SARIF").commit(functools.partial(_write_log, write, mine, ctx))
             written.append(str(target))
     return written
+
+
+def _write_log(write: Callable[[TextIO, Sequence[Finding], ReportContext], None],
+               findings: Sequence[Finding], context: ReportContext, stream: TextIO) -> None:
+    write(stream, findings, context)
 
 
 def _file_name(repository: str) -> str:
