@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import stat
 import sys
-import tempfile
 from collections.abc import Callable
 from typing import TextIO
 
@@ -44,13 +44,21 @@ class ReportFile:
             self._check_writable()
             return
         folder = os.path.dirname(os.path.abspath(target))
-        try:
-            fd, self._temp = tempfile.mkstemp(
-                prefix=f".{os.path.basename(target)}.", suffix=".partial", dir=folder)
-        except OSError as exc:
-            raise self._error(exc) from None
-        os.close(fd)
-        _pending.add(self)
+        while True:
+            # Named and registered before it exists: a signal at any moment (they end the run
+            # from the middle of this code) finds it in `_pending`, so no .partial file stays.
+            self._temp = os.path.join(
+                folder, f".{os.path.basename(target)}.{secrets.token_hex(4)}.partial")
+            _pending.add(self)
+            try:
+                os.close(os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                break
+            except FileExistsError:
+                continue  # another run's name: draw again
+            except OSError as exc:
+                _pending.discard(self)
+                self._temp = None
+                raise self._error(exc) from None
 
     def commit(self, produce: Callable[[TextIO], object]) -> None:
         """Write the report with `produce(stream)` and put it at the target."""
