@@ -152,12 +152,14 @@ def test_a_terminated_run_leaves_no_report_and_no_partial_file(
     signum: int, tmp_path: Path
 ) -> None:
     tree = tmp_path / "tree"
-    write(tree / "busy.txt", BUSY_LINE)  # keeps the scan at work until it is signalled
+    # Keeps the scan at work for the rule's 5 s timeout. With -j 1 the match runs in the main
+    # thread, and Python acts on a signal only when it returns (README, "Signals").
+    write(tree / "busy.txt", BUSY_LINE)
     (tmp_path / "slow.toml").write_text(SLOW_RULE)
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen([sys.executable, "-m", "akscan", "scan", "-j", "1", "-f", "json",
-                             "--rules", str(tmp_path / "slow.toml"), "--regex-timeout", "600",
+                             "--rules", str(tmp_path / "slow.toml"), "--regex-timeout", "5",
                              "-o", str(out / "report.json"), str(tree)],
                             cwd=tmp_path, env=subprocess_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
