@@ -248,7 +248,7 @@ def finish(
         say(f"{verdict}{extra}{problems} ({summary}; {settings_note(args, config)})")
         if options is not None:
             say(_validation_summary(validated))
-    return _exit_code(args, active, errors)
+    return exit_code(args, active, errors)
 
 
 def _wanted_results(args: argparse.Namespace, validating: bool) -> frozenset[str] | None:
@@ -261,7 +261,9 @@ def _wanted_results(args: argparse.Namespace, validating: bool) -> frozenset[str
     return wanted
 
 
-def _exit_code(args: argparse.Namespace, active: Sequence[Finding], errors: Sequence[str]) -> int:
+def exit_code(args: argparse.Namespace, active: Sequence[Finding], errors: Sequence[str]) -> int:
+    """0, 1 or 2 from what is reported and what could not be scanned; shared by every
+    scanning command (fleet included) so the codes mean the same everywhere."""
     if args.fail_on == "live":
         statuses = {f.validation.status for f in active if f.validation}
         if LIVE in statuses:

@@ -15,9 +15,9 @@ from typing import Any, TextIO
 from akscan import __version__, baseline, validate
 from akscan.allowlist import AllowlistFilter
 from akscan.commands.common import (
-    _exit_code,
     add_common_options,
     build_engine,
+    exit_code,
     load_baseline,
     settings,
     size_option,
@@ -181,7 +181,7 @@ def _finish(args: argparse.Namespace, config: Any, store: Store, keys: Sequence[
                     if incomplete else "")
         print(f"akscan: {verdict}{problems}{f' ({summary})' if summary else ''}",
               file=sys.stderr)
-    return _exit_code(args, active, [s.reason for s in incomplete])
+    return exit_code(args, active, [s.reason for s in incomplete])
 
 
 def _with_place(finding: Finding, repository: str, present: bool | None) -> Finding:
