@@ -119,7 +119,7 @@ class Folder:
         decode_line, decode_sls, decode_event = _decode_line, _decode_sls, _decode_event
         when_of, find = _time, buf.find
         hour_of, rest_of, miss = _hours.get, _rests.get, _miss
-        taken, sls = 0, self._sls
+        taken, without_key, sls = 0, 0, self._sls
         try:
             while pos < end:
                 stop = find("\n", pos, end)
@@ -157,9 +157,9 @@ class Folder:
                         break  # not an event: the generic reader counts it
                     identity = None
                 taken += 1
-                pos, number = stop + 1, number + 1
+                pos = stop + 1
                 if identity is None or not identity.accessKeyId:
-                    trail.add_without_key()
+                    without_key += 1
                     continue
                 clock, when = event.eventTime, None
                 if clock is not None:
@@ -191,8 +191,10 @@ class Folder:
         finally:
             self.stats.records += taken
             self.events += taken
+            trail.events += without_key  # as trail.add_without_key() does, once each
+            trail.without_key += without_key
             self._sls = sls
-        return pos, number
+        return pos, number + taken
 
     def add_record(self, record: dict[str, Any], line: int) -> None:
         """A record the generic reader decoded: its call joins the groups in order."""
