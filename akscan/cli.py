@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
 from akscan import __version__
 from akscan.errors import AkscanError
-from akscan.redaction import redact_credentials
 from akscan.report import output
-from akscan.terminal import escape
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -67,22 +65,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from akscan.commands import baseline, completion, fleet, history, scan, staged, trail
+# The commands, in the order `--help` lists them; each is the module akscan.commands.NAME.
+COMMANDS = ("scan", "history", "staged", "baseline", "trail", "fleet", "completion")
 
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """akscan's parser. With `only` (a command named first on the command line), only that
+    command's module is imported and its options set up; the others are there by name only,
+    which is all argparse consults once the first argument has chosen the command. A commit
+    hook's run is mostly start-up, and most of that was importing every command (issue 14)."""
     parser = _Parser(
         prog="akscan", description=_DESCRIPTION, epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"akscan {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    scan.add_parser(commands)
-    history.add_parser(commands)
-    staged.add_parser(commands)
-    baseline.add_parser(commands)
-    trail.add_parser(commands)
-    fleet.add_parser(commands)
-    completion.add_parser(commands)
+    for name in COMMANDS:
+        if only is None or name == only:
+            importlib.import_module(f"akscan.commands.{name}").add_parser(commands)
+        else:
+            commands.add_parser(name)
     for command in commands.choices.values():
         # The error boundary's hint ("rerun with -v") must work in every command.
         if "-v" not in command._option_string_actions:
@@ -93,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     closed = _guard_standard_streams()
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The top level takes no option with a value, so a command name first is the command.
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)
@@ -179,6 +183,9 @@ def _flush_stdout() -> None:
 
 def _error(message: str, prefix: str = "akscan: error: ") -> None:
     """One line on standard error, safe to print: no control characters, no credentials."""
+    from akscan.redaction import redact_credentials
+    from akscan.terminal import escape
+
     line = escape(redact_credentials(" ".join(message.split("\n"))))
     try:
         print(f"{prefix}{line}", file=sys.stderr)
@@ -192,6 +199,8 @@ def _unexpected(args: argparse.Namespace, message: str) -> None:
     # the interpreter's last flush from failing with a second traceback.
     output.silence_stdout()
     if getattr(args, "verbose", False):
+        import traceback
+
         with contextlib.suppress(OSError):
             traceback.print_exc(file=sys.stderr)
         _error(message)

@@ -10,19 +10,20 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from akscan import __version__, baseline, results, validate
-from akscan.allowlist import AllowlistFilter
 from akscan.config import Config, find_config, load_config, parse_size, search_dirs
-from akscan.detect.engine import Engine
 from akscan.errors import AkscanError, ConfigError
 from akscan.model import ID_KINDS, LIVE, UNKNOWN, VALIDATION_STATUSES, Finding
 from akscan.report import FORMATS, ReportContext, output, reporters
 from akscan.report.credentials import group
-from akscan.report.output import ReportFile
-from akscan.rules import Rule, builtin_rules_dir, load_rules, merge_rules
 from akscan.terminal import escape_path, say
+
+if TYPE_CHECKING:  # imported where used: the engine and the allowlist's pathspec cost start-up
+    from akscan.detect.engine import Engine
+    from akscan.report.output import ReportFile
+    from akscan.rules import Rule
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -164,6 +165,9 @@ def settings_note(args: argparse.Namespace, config: Config) -> str:
 
 
 def build_engine(args: argparse.Namespace, config: Config, concurrent: bool = False) -> Engine:
+    from akscan.detect.engine import Engine
+    from akscan.rules import builtin_rules_dir, load_rules, merge_rules
+
     builtin = load_rules([builtin_rules_dir()])
     extra = load_rules([*config.rules, *(Path(p) for p in args.rules)])
     rules = merge_rules(builtin, extra, [*config.disable, *args.disable])
@@ -210,6 +214,8 @@ def finish(
     """Apply the allowlist and baseline, write the report, print errors and the summary; the
     exit code. `rules` are all the rules that ran; `base_dir` is the directory finding paths are
     relative to."""
+    from akscan.allowlist import AllowlistFilter
+
     findings = AllowlistFilter(config.allowlist, config.anchor, base_dir).apply(findings)
     if known:
         findings = baseline.apply(findings, known, base_dir)

@@ -54,11 +54,11 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from akscan import git
     from akscan.commands.history import excluder
-    from akscan.pipeline.files import ContentResult, member_suffix, scan_stream
+    from akscan.pipeline.content import ContentResult, member_suffix, scan_stream
     from akscan.sources import archives
     from akscan.sources.blobs import read_blobs
-    from akscan.sources.git_log import display
     from akscan.sources.staged import staged_blobs
+    from akscan.terminal import path_from_bytes as display  # as git_log.display, without it
 
     started = time.monotonic()
     repo = git.open_repo(".")

@@ -20,9 +20,9 @@ from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.errors import AkscanError
 from akscan.fleet import repos
-from akscan.fleet.presence import present_at_head
 from akscan.model import Finding
 from akscan.pipeline.history import HistoryOptions, scan_history
+from akscan.pipeline.tip import secrets_at
 
 SCANNED, PARTIAL, FAILED, SPLIT = "scanned", "partial", "failed", "split"
 MAX_SHARES = 16
@@ -123,7 +123,7 @@ def _scan(job: Job) -> Result:
         # Each share looks at the paths of its own findings; the first also at those stored.
         known = job.known_paths if job.shard[0] == 0 else ()
         paths = {*known, *(f.path for f in findings)}
-        result.present = present_at_head(repo, head, paths, engine, job.max_file_size)
+        result.present = secrets_at(repo, head, paths, engine, job.max_file_size)
     return result
 
 

@@ -11,14 +11,17 @@ import functools
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from akscan.detect.engine import Engine, Prefiltered
 from akscan.model import Finding, Fragment
 from akscan.pipeline.binary import scan_printable
 from akscan.sources import archives
 from akscan.sources.decode import BinaryContent, decode_text, needs_decoding_first
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 @dataclass
@@ -238,6 +241,8 @@ def scan_stream(
             for key, result in scan_batch(batch):
                 handle(key, result)
         return
+    from concurrent.futures import ThreadPoolExecutor  # with its logging: not for -j 1 (a hook)
+
     pending: deque[Future[list[tuple[str, ContentResult]]]] = deque()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         for batch in batches():

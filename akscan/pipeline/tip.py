@@ -4,16 +4,24 @@ The tip is HEAD when all refs are scanned, else the first revision given (B of A
 linear: one `ls-tree` of the tip, and, only when some finding is no longer there, one `rev-list`
 of the tip's history; the path changes come from the `git log` already read, so no commit's tree
 is walked again.
+
+A fleet scan is incremental, so the blobs at its head were often scanned by an earlier run:
+`secrets_at` reads the tip's files at the given paths and scans them again instead.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from akscan import git
+from akscan.detect.engine import Engine
 from akscan.model import Finding, TipContext
-from akscan.sources.git_log import Commit, Listing
+from akscan.pipeline.content import scan_bytes
+from akscan.sources import archives
+from akscan.sources.git_log import Commit, Listing, display
+
+GITLINK = "160000"  # a submodule's entry in a tree: a commit, not a file
 
 # A history finding before its tip context: the finding, the listing's source index, the path.
 Placed = tuple[Finding, int, bytes]
@@ -108,3 +116,28 @@ def _removals(
                 found[(path, secret)] = commit
             held = now
     return found
+
+
+def secrets_at(repo: git.Repo, tip: str, paths: Iterable[str], engine: Engine,
+               max_size: int) -> dict[str, list[str]]:
+    """Finding path -> fingerprints found there at `tip` (archive members as `a.zip!m`).
+
+    Only the files at the given paths are read, so the cost is bounded by the findings, not by
+    the repository; each is scanned with the same engine as the history, so a key that is
+    encoded or inside an archive is recognised the same way."""
+    wanted = {path.partition("!")[0] for path in paths}
+    if not wanted:
+        return {}
+    blobs = {}
+    for mode, oid, raw in git.tree_entries(repo, tip):
+        path = display(raw)
+        if mode != GITLINK and path in wanted:
+            blobs[oid] = path
+    small = [oid for oid, kind, size in git.object_sizes(repo, list(blobs))
+             if kind == "blob" and size <= max_size]
+    present: dict[str, list[str]] = {path: [] for path in wanted}
+    limits = archives.Limits(max_member=max_size)
+    for oid, data in git.object_contents(repo, small):
+        for finding in scan_bytes(data, blobs[oid], engine, limits=limits).findings:
+            present.setdefault(finding.path, []).append(finding.secret_sha256)
+    return present

@@ -57,12 +57,28 @@ def _sarif(stream: TextIO, findings: Sequence[Finding], context: ReportContext) 
     write(stream, findings, context)
 
 
-def reporters() -> dict[str, Reporter]:
-    # Imported here so that a scan only loads the format it writes.
-    from akscan.report import html_report, json_report, text_report
+def _text(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -> None:
+    from akscan.report.text_report import write
 
-    return {"text": text_report.write, "json": json_report.write, "sarif": _sarif,
-            "html": html_report.write}
+    write(stream, findings, context)
+
+
+def _json(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -> None:
+    from akscan.report.json_report import write
+
+    write(stream, findings, context)
+
+
+def _html(stream: TextIO, findings: Sequence[Finding], context: ReportContext) -> None:
+    from akscan.report.html_report import write
+
+    write(stream, findings, context)
+
+
+def reporters() -> dict[str, Reporter]:
+    # Each writer imports its format's module when called, so a scan loads only the format it
+    # writes (a commit hook's text report need not load HTML's assets: issue 14).
+    return {"text": _text, "json": _json, "sarif": _sarif, "html": _html}
 
 
 FORMATS = ("text", "json", "sarif", "html")

@@ -12,13 +12,14 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from akscan.errors import AkscanError
-from akscan.model import Finding, Validation
-from akscan.terminal import say
-from akscan.validate import outcome, pairs
 from akscan.validate.options import ValidateOptions, from_args
+
+if TYPE_CHECKING:  # imported where used: every scanning command's start-up imports this package
+    from akscan.model import Finding, Validation
+    from akscan.validate import pairs
 
 __all__ = ["SDK_MODULES", "ValidateOptions", "from_args", "require_sdk", "validate_findings"]
 
@@ -39,6 +40,9 @@ def require_sdk() -> None:
 
 def validate_findings(findings: Sequence[Finding], options: ValidateOptions) -> list[Finding]:
     """The findings, each with a `validation` verdict; a failed check is `unknown`, never lost."""
+    from akscan.terminal import say
+    from akscan.validate import pairs
+
     plan = pairs.plan(findings)
     verdicts: dict[pairs.CacheKey, Validation] = {}
     if plan.pairs:
@@ -82,6 +86,8 @@ def _check_all(checker: Any, todo: Sequence[pairs.Pair], options: ValidateOption
     until = time.monotonic() + options.deadline + 2 * options.timeout + 1
     for thread in threads:
         thread.join(max(0.0, until - time.monotonic()))
+    from akscan.validate import outcome
+
     late = outcome.no_answer(f"no verdict within the validation deadline of "
                              f"{options.deadline:g} s")
     return [verdict or late for verdict in results]

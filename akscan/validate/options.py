@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +25,8 @@ class Endpoint:
         name = urlsplit(f"//{self.host}").hostname or ""
         if name == "localhost":
             return True
+        import ipaddress  # only to validate: every command's start-up imports this module
+
         try:
             return ipaddress.ip_address(name).is_loopback
         except ValueError:

