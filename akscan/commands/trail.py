@@ -154,26 +154,19 @@ def _read_all(files: list[str], trail: Any, limits: Any) -> tuple[list[Any], lis
 
 def _read(raw: BinaryIO, summary: Any, trail: Any, limits: Any = None) -> int:
     """Fold the events of one input into `trail`; the number of events."""
-    from akscan.trail.events import NotAnEvent, to_call
+    from akscan.trail.fast import Folder
     from akscan.trail.reader import DEFAULT_LIMITS, ReadStats, read_records
 
     stats = ReadStats()
-    add, add_without_key = trail.add, trail.add_without_key
-    events = 0
+    folder = Folder(trail, stats)
+    add_record = folder.add_record
     try:
-        for record, line in read_records(raw, stats, limits or DEFAULT_LIMITS):
-            try:
-                call = to_call(record)
-            except NotAnEvent:
-                stats.bad(line)
-                continue
-            events += 1
-            if call is None:
-                add_without_key()
-            else:
-                add(call)
+        for record, line in read_records(raw, stats, limits or DEFAULT_LIMITS, folder.take):
+            add_record(record, line)
     except OSError as exc:  # a read error on a plain file
         stats.error = f"read error: {exc.strerror or exc}"
+    folder.flush()
+    events = folder.events
     summary.records = stats.records
     summary.malformed, summary.first_malformed = stats.malformed, stats.first_malformed
     summary.error = summary.error or stats.error

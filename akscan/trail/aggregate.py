@@ -39,15 +39,17 @@ class Usage:
         self.last: int | None = None
 
     def add(self, call: Call) -> None:
-        self.calls += 1
+        self.add_many(call, 1, call.time, call.time)
+
+    def add_many(self, call: Call, calls: int, first: int | None, last: int | None) -> None:
+        """`calls` calls like `call` (its time aside), timed from `first` to `last`."""
+        self.calls += calls
         if call.failed:
-            self.failed += 1
-        when = call.time
-        if when is not None:
-            if self.first is None or when < self.first:
-                self.first = when
-            if self.last is None or when > self.last:
-                self.last = when
+            self.failed += calls
+        if first is not None and (self.first is None or first < self.first):
+            self.first = first
+        if last is not None and (self.last is None or last > self.last):
+            self.last = last
 
 
 class Counter:
@@ -60,16 +62,16 @@ class Counter:
         self.counts: dict[str, int] = {}
         self.other = 0
 
-    def add(self, name: str) -> None:
+    def add(self, name: str, count: int = 1) -> None:
         if not name:
             return
         counts = self.counts
         if name in counts:
-            counts[name] += 1
+            counts[name] += count
         elif len(counts) < self.cap:
-            counts[name] = 1
+            counts[name] = count
         else:
-            self.other += 1
+            self.other += count
 
     def top(self) -> list[tuple[str, int]]:
         """Most used first, then by name."""
@@ -135,38 +137,45 @@ class Trail:
     last: int | None = None
 
     def add(self, call: Call) -> None:
-        self.events += 1
         when = call.time
-        if when is None:
-            self.untimed += 1
-        else:
-            if self.first is None or when < self.first:
-                self.first = when
-            if self.last is None or when > self.last:
-                self.last = when
+        self.add_many(call, 1, when is None, when, when)
+
+    def add_many(self, call: Call, calls: int, untimed: int, first: int | None,
+                 last: int | None) -> None:
+        """`calls` calls like `call` (its time aside), `untimed` of them without a time, the
+        others from `first` to `last`. Adding calls grouped this way gives the same trail as
+        adding them one by one, provided each group is added where its first call was: every
+        cap admits names in the order they are first seen, and that order is kept."""
+        self.events += calls
+        self.untimed += untimed
+        if first is not None and (self.first is None or first < self.first):
+            self.first = first
+        if last is not None and (self.last is None or last > self.last):
+            self.last = last
         if call.key_id.startswith(STS_PREFIX):
-            self._add_sts(call)
+            self._add_sts(call, calls, first, last)
             return
         key = self.keys.get(call.key_id)
         if key is None:
             if len(self.keys) >= MAX_KEYS and not self.is_leaked(call.key_id):
-                self.keys_over_cap.add(call)
+                self.keys_over_cap.add_many(call, calls, first, last)
                 if not call.vpc_id and not self.is_known(call.source_ip):
-                    self.keys_over_cap_unknown += 1
+                    self.keys_over_cap_unknown += calls
                 return
             key = self.keys[call.key_id] = KeyUsage()
-        key.usage.add(call)
-        key.services.add(call.service)
-        key.apis.add(call.api)
-        key.users.add(call.user)
-        key.accounts.add(call.account)
-        self._add_source(key, call)
+        key.usage.add_many(call, calls, first, last)
+        key.services.add(call.service, calls)
+        key.apis.add(call.api, calls)
+        key.users.add(call.user, calls)
+        key.accounts.add(call.account, calls)
+        self._add_source(key, call, calls, first, last)
 
     def add_without_key(self) -> None:
         self.events += 1
         self.without_key += 1
 
-    def _add_source(self, key: KeyUsage, call: Call) -> None:
+    def _add_source(self, key: KeyUsage, call: Call, calls: int, first: int | None,
+                    last: int | None) -> None:
         if call.vpc_id:
             table: dict[Any, Source] = key.vpc
             where: Any = (call.vpc_id, call.source_ip)
@@ -176,25 +185,25 @@ class Trail:
         if source is None:
             if len(key.vpc) + len(key.internet) >= MAX_SOURCES \
                     or self.sources >= MAX_TOTAL_SOURCES:
-                self.unlisted_calls += 1
-                key.unlisted.add(call)
+                self.unlisted_calls += calls
+                key.unlisted.add_many(call, calls, first, last)
                 if call.vpc_id:
-                    key.unlisted_vpc += 1
+                    key.unlisted_vpc += calls
                 elif not self.is_known(call.source_ip):
-                    key.unlisted_unknown += 1
+                    key.unlisted_unknown += calls
                 return
             known = not call.vpc_id and self.is_known(call.source_ip)
             source = table[where] = Source(known)
             self.sources += 1
-        source.add(call)
-        source.services.add(call.service)
+        source.add_many(call, calls, first, last)
+        source.services.add(call.service, calls)
 
-    def _add_sts(self, call: Call) -> None:
+    def _add_sts(self, call: Call, calls: int, first: int | None, last: int | None) -> None:
         sts = self.sts
-        sts.usage.add(call)
+        sts.usage.add_many(call, calls, first, last)
         if call.vpc_id:
-            sts.vpc_calls += 1
-        sts.principals.add(call.user)
+            sts.vpc_calls += calls
+        sts.principals.add(call.user, calls)
         if call.key_id not in sts.sessions:
             if len(sts.sessions) < MAX_STS_SESSIONS:
                 sts.sessions.add(call.key_id)

@@ -69,9 +69,16 @@ def open_input(name: str) -> BinaryIO:
     return open(name, "rb")  # the caller closes it
 
 
-def read_records(raw: BinaryIO, stats: ReadStats, limits: Limits = DEFAULT_LIMITS
-                 ) -> Iterator[tuple[dict[str, Any], int]]:
-    """Every JSON object in `raw`, unpacked from arrays and containers, with its line number."""
+# Takes the JSON lines of buf[pos:end] (buf, pos, end, the line number at pos) up to the first
+# one it leaves to the generic reader: where that line starts and its number (see trail.fast).
+Take = Callable[[str, int, int, int], tuple[int, int]]
+
+
+def read_records(raw: BinaryIO, stats: ReadStats, limits: Limits = DEFAULT_LIMITS,
+                 take: Take | None = None) -> Iterator[tuple[dict[str, Any], int]]:
+    """Every JSON object in `raw`, unpacked from arrays and containers, with its line number.
+    In JSON lines, `take` may consume runs of lines itself (in order: a record yielded here
+    comes after the lines taken before it)."""
     head = raw.read(2)
     source = _Tolerant(lambda size: raw.read(size), head)
     if head == GZIP_MAGIC:
@@ -79,7 +86,7 @@ def read_records(raw: BinaryIO, stats: ReadStats, limits: Limits = DEFAULT_LIMIT
         source = _Inflated(gz.read1, source, limits)
     text = io.TextIOWrapper(io.BufferedReader(source, CHUNK), encoding="utf-8-sig",
                             errors="replace")
-    for value, line in _values(text, stats):
+    for value, line in _values(text, stats, take):
         yield from _unpack(value, line, stats)
     stats.error = source.error
 
@@ -106,7 +113,8 @@ def _unpack(value: Any, line: int, stats: ReadStats) -> Iterator[tuple[dict[str,
         stats.bad(line)
 
 
-def _values(text: TextIO, stats: ReadStats) -> Iterator[tuple[Any, int]]:
+def _values(text: TextIO, stats: ReadStats, take: Take | None = None
+            ) -> Iterator[tuple[Any, int]]:
     head = text.read(CHUNK)
     lines = 0
     while head and head.isspace():  # leading blank lines, however many: counted, not kept
@@ -125,7 +133,7 @@ def _values(text: TextIO, stats: ReadStats) -> Iterator[tuple[Any, int]]:
         # A pretty-printed object (or a one-line file longer than a chunk): parse by value.
         yield from _Document(head, text, stats, first).values()
         return
-    yield from _lines(head, text, stats, first)
+    yield from _lines(head, text, stats, first, take)
 
 
 def _parses(line: str) -> bool:
@@ -136,30 +144,35 @@ def _parses(line: str) -> bool:
     return True
 
 
-def _lines(head: str, text: TextIO, stats: ReadStats, first: int = 1
+def _lines(head: str, text: TextIO, stats: ReadStats, first: int = 1, take: Take | None = None
            ) -> Iterator[tuple[Any, int]]:
     """JSON lines: each line one value; a line that does not parse, or longer than
     `MAX_RECORD` (read through and dropped, never held whole), is one malformed record."""
     number = first  # the line at buf[0]
     buf, eof = head, False
     while True:
-        end = len(buf) if eof else buf.rfind("\n") + 1
+        rest = "" if eof else buf[buf.rfind("\n") + 1:]  # the line still being read
+        end = len(buf) - len(rest)  # buf[:end]: whole lines
+        if take is None:
+            yield from _blank_or_not(buf, 0, end, number, stats)
+            number += buf.count("\n", 0, end)
         pos = 0
-        for match in _NONBLANK.finditer(buf, 0, end):  # blank lines: skipped in C
-            number += buf.count("\n", pos, match.start())
-            pos = match.start()
-            line = match.group()
-            if line.isspace():
+        while take is not None and pos < end:
+            # `take` folds what it can; the lines it leaves are read here.
+            pos, number = take(buf, pos, end, number)
+            if pos >= end:
+                break
+            if buf[pos] == "\n":  # blank lines, however many: skipped in C
+                match = _NONBLANK.search(buf, pos, end)
+                skip = match.start() if match else end
+                pos, number = skip, number + skip - pos
                 continue
-            if len(line) >= MAX_RECORD:
-                stats.bad(number)
-                continue
-            try:
-                yield json.loads(line), number
-            except (ValueError, RecursionError):
-                stats.bad(number)
-        number += buf.count("\n", pos, end)
-        buf = buf[end:]
+            stop = buf.find("\n", pos, end)
+            line = buf[pos:stop if stop >= 0 else end]
+            if not line.isspace():
+                yield from _line(line, number, stats)
+            pos, number = pos + len(line) + 1, number + 1
+        buf = rest
         if eof:
             return
         if len(buf) >= MAX_RECORD:  # an overlong line: drop it up to its end
@@ -178,6 +191,27 @@ def _lines(head: str, text: TextIO, stats: ReadStats, first: int = 1
             buf += chunk
         else:
             eof = True
+
+
+def _blank_or_not(buf: str, pos: int, end: int, number: int, stats: ReadStats
+                  ) -> Iterator[tuple[Any, int]]:
+    """The values of the lines in `buf[pos:end]`, the first numbered `number`."""
+    for match in _NONBLANK.finditer(buf, pos, end):  # blank lines: skipped in C
+        number += buf.count("\n", pos, match.start())
+        pos = match.start()
+        line = match.group()
+        if not line.isspace():
+            yield from _line(line, number, stats)
+
+
+def _line(line: str, number: int, stats: ReadStats) -> Iterator[tuple[Any, int]]:
+    if len(line) >= MAX_RECORD:
+        stats.bad(number)
+        return
+    try:
+        yield json.loads(line), number
+    except (ValueError, RecursionError):
+        stats.bad(number)
 
 
 class _Document:
