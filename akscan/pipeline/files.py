@@ -8,10 +8,12 @@ names are read in this process, as they come.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -30,8 +32,8 @@ from akscan.pipeline.content import (  # noqa: F401 (scan_stream, member_suffix:
 )
 from akscan.sources import archives
 from akscan.sources.decode import is_binary_head
-from akscan.sources.files import FileItem, WalkStats, compile_patterns, display_path, walk
-from akscan.sources.reading import NotReadable, open_listed, open_stream, read_upto
+from akscan.sources.files import FileItem, WalkStats, compile_patterns, display_path, walk_names
+from akscan.sources.reading import NotReadable, open_checked, open_stream, read_fd, read_upto
 
 STDIN = "-"
 _HEAD = 8192
@@ -66,13 +68,13 @@ def scan_paths(
     on_progress: Callable[[int], None] | None = None,
 ) -> tuple[list[Finding], ScanStats]:
     """Scan files and directories (`-`: standard input). A single directory's findings are
-    relative to it."""
+    relative to it.
+
+    Directories are walked as their files are scanned, never listed whole first: memory does
+    not grow with the number of files, and worker processes start at once."""
     started = time.monotonic()
     stats = ScanStats()
     walk_stats = WalkStats()
-    items = list(_items(paths, options, walk_stats, stats.notes))
-    if len(paths) > 1:
-        items = _unique(items)
     findings: list[Finding] = []
 
     def handle(result: ContentResult) -> None:
@@ -88,15 +90,29 @@ def scan_paths(
         if on_progress is not None:
             on_progress(stats.files_scanned)
 
-    for item in (i for i in items if i.stream):
+    def handle_counted(counted: _Counted) -> None:
+        stats.files_scanned += counted.files
+        stats.bytes_scanned += counted.size
+        for result in counted.results:
+            handle(result)
+
+    roots, streams, named = _classify(paths, options, walk_stats)
+    for item in streams:
         handle(scan_stream_item(item, engine, options.max_file_size))
-    files = [i for i in items if not i.stream]
+    work = _work(roots, named, options, walk_stats, stats.notes)
+    if len(paths) > 1:
+        work = _unique(work, roots)
     jobs = _jobs(options.jobs, stats)
-    if jobs <= 1 or not _worth_processes(files):
-        for item in files:
-            handle(scan_file(item, engine, options.max_file_size))
+    head: list[Work] = []
+    worth = False
+    if jobs > 1:
+        head, worth = _head(work, roots)
+    if jobs <= 1 or not worth:
+        for one in itertools.chain(head, work):
+            handle(_scan_work(one, roots, engine, options.max_file_size))
     else:
-        _scan_in_processes(files, engine, options.max_file_size, jobs, stats, handle)
+        _scan_in_processes(itertools.chain(head, work), roots, engine, options.max_file_size,
+                           jobs, stats, handle_counted)
     stats.errors[:0] = walk_stats.errors
     stats.ignored = walk_stats.ignored
     stats.symlinks_outside = walk_stats.symlinks_outside
@@ -116,86 +132,45 @@ def _jobs(asked: int, stats: ScanStats) -> int:
     return asked
 
 
-# Starting workers costs tens of milliseconds: a pre-commit run over a few files stays in-process.
-_PARALLEL_MIN_FILES = 500
-_PARALLEL_MIN_BYTES = 8 * 1024 * 1024
-_BATCH = 32
-_worker: tuple[Engine, int] | None = None
+@dataclass(frozen=True)
+class _Root:
+    """Where listed files come from: a walked directory, or (`fs` None) the command line."""
+
+    fs: str | None  # the directory as named, which listed names are relative to
+    real: str | None  # its real path, which its files must stay inside when opened
+    dev: int  # its device, for the inodes the listing gave
+    single: bool  # the only path scanned: findings are shown relative to it
 
 
-def _worth_processes(items: Sequence[FileItem]) -> bool:
-    return len(items) >= _PARALLEL_MIN_FILES or sum(i.size for i in items) >= _PARALLEL_MIN_BYTES
+# One file to scan: (index of its _Root, its name: relative to the root, or as named on the
+# command line; whether it is a symbolic link to follow; its inode from the listing, or 0).
+# Tuples, not objects: a walk of a million files sends a million of them to the workers.
+Work = tuple[int, str, bool, int]
+_NAMED = 0  # the _Root of files named on the command line
 
 
-def _scan_in_processes(files: Sequence[FileItem], engine: Engine, max_file_size: int,
-                       jobs: int, stats: ScanStats,
-                       handle: Callable[[ContentResult], None]) -> None:
-    def handle_batch(results: list[ContentResult]) -> None:
-        for result in results:
-            handle(result)
-
-    def retried(batch: list[FileItem]) -> None:
-        stats.notes.append(f"a worker process died (killed by the system or a signal); its "
-                           f"{len(batch)} file(s) were scanned again in a new one")
-
-    def lost(batch: list[FileItem]) -> None:
-        stats.errors.extend(f"{item.display}: not scanned: the worker process scanning it "
-                            "died, also when retried alone (out of memory?)" for item in batch)
-
-    batches = (list(files[i:i + _BATCH]) for i in range(0, len(files), _BATCH))
-    workers.run_batches(_scan_batch, batches, jobs, _start_worker, (engine, max_file_size),
-                        handle_batch, lost, retried)
-
-
-def _start_worker(engine: Engine, max_file_size: int) -> None:
-    global _worker
-    _worker = (engine, max_file_size)
-
-
-def _scan_batch(items: list[FileItem]) -> list[ContentResult]:
-    assert _worker is not None, "worker used before _start_worker"
-    return [scan_file(item, *_worker) for item in items]
-
-
-def report_base(paths: Sequence[str]) -> str:
-    """The directory that finding paths are relative to: the one scanned directory, or `.`."""
-    return os.path.abspath(paths[0] if _single_dir(paths) else os.curdir)
-
-
-def _single_dir(paths: Sequence[str]) -> bool:
-    return len(paths) == 1 and paths[0] != STDIN and os.path.isdir(paths[0])
-
-
-def _unique(items: Sequence[FileItem]) -> list[FileItem]:
-    """Each file once, however many named paths reach it (`a.env ./a.env`, `dir dir/a.env`, a
-    symlinked spelling): otherwise every finding would be reported twice (issue 11)."""
-    seen: set[str] = set()
-    out = []
-    for item in items:
-        key = os.path.realpath(item.fs_path)
-        if key not in seen:
-            seen.add(key)
-            out.append(item)
-    return out
-
-
-def _items(
-    paths: Sequence[str], options: ScanOptions, walk_stats: WalkStats, notes: list[str]
-) -> Iterator[FileItem]:
+def _classify(
+    paths: Sequence[str], options: ScanOptions, walk_stats: WalkStats,
+) -> tuple[list[_Root], list[FileItem], list[tuple[int, str]]]:
+    """The directories to walk (as roots), the streams to read in this process, and the files
+    named (each with its position among `paths`) or the index of the root to walk there."""
     single_dir = _single_dir(paths)
     excluded = compile_patterns(options.excludes, "exclude") if options.excludes else None
+    roots = [_Root(None, None, 0, False)]
+    streams: list[FileItem] = []
+    named: list[tuple[int, str]] = []
     for path in paths:
         if path == STDIN:
-            yield FileItem(STDIN, display_path(options.stdin_name), 0, stream=True)
+            streams.append(FileItem(STDIN, display_path(options.stdin_name), 0, stream=True))
             continue
         if os.path.isdir(path):
-            tracked = _tracked(path) if options.gitignore else frozenset()
-            for item in walk(path, options.excludes, options.gitignore, walk_stats, notes.append,
-                             tracked):
-                if not single_dir:
-                    shown = display_path(os.path.normpath(os.path.join(path, item.display)))
-                    item = FileItem(item.fs_path, shown, item.size, item.root, item.link)
-                yield item
+            real = os.path.realpath(path)
+            try:
+                dev = os.stat(real).st_dev
+            except OSError:
+                dev = 0  # the walk says why it cannot list it
+            named.append((len(roots), path))
+            roots.append(_Root(path, real, dev, single_dir))
             continue
         shown = display_path(os.path.normpath(path))
         # Named files (what pre-commit passes) still obey the user's excludes.
@@ -208,14 +183,143 @@ def _items(
             walk_stats.errors.append(f"{shown}: {exc.strerror or exc}")
             continue
         if stat.S_ISREG(st.st_mode):
-            yield FileItem(path, shown, st.st_size, link=True)
+            named.append((_NAMED, path))
         elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
             # Named by the user (`/dev/stdin`, `<(cmd)`): read as it comes, as `cat` would.
-            yield FileItem(path, shown, 0, stream=True)
+            streams.append(FileItem(path, shown, 0, stream=True))
         else:
             walk_stats.special += 1
             walk_stats.errors.append(f"{shown}: a socket or other special file cannot be "
                                      "scanned")
+    return roots, streams, named
+
+
+def _work(roots: Sequence[_Root], named: Sequence[tuple[int, str]], options: ScanOptions,
+          walk_stats: WalkStats, notes: list[str]) -> Iterator[Work]:
+    """Every file to scan, in the order the paths were named, walking directories lazily."""
+    for index, path in named:
+        if index == _NAMED:
+            yield _NAMED, path, True, 0
+            continue
+        tracked = _tracked(path) if options.gitignore else frozenset()
+        for name, link, ino in walk_names(path, options.excludes, options.gitignore,
+                                          walk_stats, notes.append, tracked):
+            yield index, name, link, ino
+
+
+def _unique(work: Iterable[Work], roots: Sequence[_Root]) -> Iterator[Work]:
+    """Each file once, however many named paths reach it (`a.env ./a.env`, `dir dir/a.env`, a
+    symlinked spelling): otherwise every finding would be reported twice (issue 11)."""
+    seen: set[str] = set()
+    for one in work:
+        key = os.path.realpath(_fs_path(one, roots))
+        if key not in seen:
+            seen.add(key)
+            yield one
+
+
+def _fs_path(one: Work, roots: Sequence[_Root]) -> str:
+    fs = roots[one[0]].fs
+    return one[1] if fs is None else os.path.join(fs, one[1])
+
+
+def _display(one: Work, roots: Sequence[_Root]) -> str:
+    root = roots[one[0]]
+    if root.fs is None:
+        return display_path(os.path.normpath(one[1]))
+    if root.single:
+        return display_path(one[1])
+    return display_path(os.path.normpath(os.path.join(root.fs, one[1])))
+
+
+def _scan_work(one: Work, roots: Sequence[_Root], engine: Engine,
+               max_file_size: int) -> ContentResult:
+    root = roots[one[0]]
+    return _scan_path(_fs_path(one, roots), _display(one, roots), root.real, one[2], one[3],
+                      root.dev, engine, max_file_size)
+
+
+# Starting workers costs tens of milliseconds: a pre-commit run over a few files stays in-process.
+_PARALLEL_MIN_FILES = 500
+_PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+_BATCH = 128
+_worker: tuple[Engine, int, Sequence[_Root]] | None = None
+
+
+def _head(work: Iterator[Work], roots: Sequence[_Root]) -> tuple[list[Work], bool]:
+    """The first files to scan, up to what makes worker processes worth starting (a bounded
+    look ahead: the rest of the walk is not waited for), and whether it was reached."""
+    head: list[Work] = []
+    size = 0
+    for one in work:
+        head.append(one)
+        with contextlib.suppress(OSError):  # its scan says why
+            size += os.stat(_fs_path(one, roots)).st_size
+        if len(head) >= _PARALLEL_MIN_FILES or size >= _PARALLEL_MIN_BYTES:
+            return head, True
+    return head, False
+
+
+@dataclass
+class _Counted:
+    """What a worker's batch gave: the plain files counted, the rest in full."""
+
+    files: int = 0
+    size: int = 0
+    results: list[ContentResult] = field(default_factory=list)
+
+
+def _scan_in_processes(work: Iterator[Work], roots: Sequence[_Root], engine: Engine,
+                       max_file_size: int, jobs: int, stats: ScanStats,
+                       handle: Callable[[_Counted], None]) -> None:
+    def handle_batch(results: list[_Counted]) -> None:
+        for counted in results:
+            handle(counted)
+
+    def retried(batch: list[Work]) -> None:
+        stats.notes.append(f"a worker process died (killed by the system or a signal); its "
+                           f"{len(batch)} file(s) were scanned again in a new one")
+
+    def lost(batch: list[Work]) -> None:
+        stats.errors.extend(f"{_display(one, roots)}: not scanned: the worker process scanning "
+                            "it died, also when retried alone (out of memory?)" for one in batch)
+
+    def batches() -> Iterator[list[Work]]:
+        while batch := list(itertools.islice(work, _BATCH)):
+            yield batch
+
+    workers.run_batches(_scan_batch, batches(), jobs, _start_worker,
+                        (engine, max_file_size, roots), handle_batch, lost, retried)
+
+
+def _start_worker(engine: Engine, max_file_size: int, roots: Sequence[_Root]) -> None:
+    global _worker
+    _worker = (engine, max_file_size, roots)
+
+
+def _scan_batch(batch: list[Work]) -> list[_Counted]:
+    """Scan a batch in a worker. A file that gave nothing but its size (most) travels back
+    as two counts, not as a result object."""
+    assert _worker is not None, "worker used before _start_worker"
+    engine, max_file_size, roots = _worker
+    counted = _Counted()
+    for one in batch:
+        result = _scan_work(one, roots, engine, max_file_size)
+        if result.findings or result.errors or result.notes or result.too_large:
+            counted.results.append(result)
+        else:
+            counted.files += 1
+            counted.size += result.scanned_bytes
+    return [counted]
+
+
+def report_base(paths: Sequence[str]) -> str:
+    """The directory that finding paths are relative to: the one scanned directory, or `.`."""
+    return os.path.abspath(paths[0] if _single_dir(paths) else os.curdir)
+
+
+def _single_dir(paths: Sequence[str]) -> bool:
+    return len(paths) == 1 and paths[0] != STDIN and os.path.isdir(paths[0])
 
 
 def _tracked(directory: str) -> frozenset[str]:
@@ -234,21 +338,30 @@ def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResu
     """Open a listed file safely (see `reading`) and scan it. The size limit applies to what is
     held whole (text, archives); a binary file of any size has its printable runs scanned,
     read in pieces."""
+    return _scan_path(item.fs_path, item.display, item.root, item.link, item.ino, item.dev,
+                      engine, max_file_size)
+
+
+def _scan_path(fs_path: str, display: str, root: str | None, link: bool, ino: int, dev: int,
+               engine: Engine, max_file_size: int) -> ContentResult:
     try:
-        handle, st = open_listed(item)
+        fd, st = open_checked(fs_path, root, link, ino, dev)
     except NotReadable as exc:
-        return ContentResult([], errors=[f"{item.display}: {exc}"])
-    with handle:
-        try:
-            if st.st_size > max_file_size:
-                return scan_oversized(handle, item.display, engine, max_file_size, st.st_size)
-            data = read_upto(handle, st.st_size, max_file_size)
-        except OSError as exc:
-            return ContentResult([], errors=[f"{item.display}: cannot read: "
-                                             f"{exc.strerror or exc}"])
+        return ContentResult([], errors=[f"{display}: {exc}"])
+    try:
+        if st.st_size > max_file_size:
+            with os.fdopen(fd, "rb", buffering=0) as handle:
+                fd = -1  # the handle closes it
+                return scan_oversized(handle, display, engine, max_file_size, st.st_size)
+        data = read_fd(fd, st.st_size, max_file_size)
+    except OSError as exc:
+        return ContentResult([], errors=[f"{display}: cannot read: {exc.strerror or exc}"])
+    finally:
+        if fd >= 0:
+            os.close(fd)
     if len(data) > max_file_size:  # grew since it was listed
-        return _too_large(item.display, max_file_size, len(data))
-    return scan_bytes(data, item.display, engine, limits=limits_for(max_file_size))
+        return _too_large(display, max_file_size, len(data))
+    return scan_bytes(data, display, engine, limits=limits_for(max_file_size))
 
 
 def scan_oversized(handle: BinaryIO, display: str, engine: Engine, max_file_size: int,

@@ -33,6 +33,10 @@ class FileItem:
     root: str | None = None
     link: bool = False  # listed as a symbolic link (inside the root); others are not followed
     stream: bool = False  # standard input, a FIFO or a device named by the user: read as it comes
+    # The inode and device the listing gave (0: unknown): an open file with these is the very
+    # file listed, so it is inside the root however its path's directories changed since.
+    ino: int = 0
+    dev: int = 0
 
 
 @dataclass
@@ -47,6 +51,8 @@ def display_path(path: str) -> str:
     """A path as text that any stream can print: undecodable bytes and control characters
     (which could split a report line or drive the terminal) become escapes, a backslash
     `\\\\` (see akscan.terminal.escape_path)."""
+    if path.isascii() and path.isprintable() and "\\" not in path and os.sep == "/":
+        return path  # nothing to escape: most paths, and this is per file
     # One convention for every command (akscan.terminal), so a baseline made by `scan` matches
     # `staged` and `history` (issue 11).
     return path_from_bytes(os.fsencode(path).replace(os.sep.encode(), b"/"))
@@ -71,6 +77,20 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
+def _parents(paths: frozenset[str]) -> frozenset[str]:
+    """Every directory that holds one of `paths` ('/'-separated), each found once."""
+    found: set[str] = set()
+    for path in paths:
+        cut = path.rfind("/")
+        while cut > 0:
+            parent = path[:cut]
+            if parent in found:
+                break  # and so are its own parents
+            found.add(parent)
+            cut = path.rfind("/", 0, cut)
+    return frozenset(found)
+
+
 class _Ignores:
     """The user's excludes, and the .gitignore files that apply: those met on the way down, and
     those of the scan root's parents up to the root of the git work tree holding it. Paths git
@@ -79,8 +99,7 @@ class _Ignores:
     def __init__(self, excludes: Sequence[str], tracked: frozenset[str] = frozenset()) -> None:
         self._excludes = compile_patterns(excludes, "exclude") if excludes else None
         self._tracked = tracked
-        self._tracked_dirs = frozenset(
-            path[:i] for path in tracked for i, c in enumerate(path) if c == "/")
+        self._tracked_dirs = _parents(tracked)
         # (directory relative to the scan root, path of the scan root relative to the
         # .gitignore's directory for parents' files, the patterns), outermost first.
         self._specs: list[tuple[str, str, pathspec.GitIgnoreSpec]] = []
@@ -146,6 +165,12 @@ class _Ignores:
             usable.append(line)
         return pathspec.GitIgnoreSpec.from_lines(usable)
 
+    @property
+    def active(self) -> bool:
+        """Whether anything can be ignored at all (most trees: no, and then no path is
+        matched against anything)."""
+        return self._excludes is not None or bool(self._specs)
+
     def drop_below(self, rel_dir: str) -> None:
         """Forget the .gitignore files of directories the walk has left."""
         self._specs = [(base, prefix, spec) for base, prefix, spec in self._specs
@@ -168,6 +193,12 @@ class _Ignores:
         return verdict
 
 
+# A file the walk lists: its path relative to the scan root (as the OS spells it), whether it
+# was listed as a symbolic link, and its inode as the directory listing gave it (0: unknown, or
+# on another device than the scan root's).
+Listed = tuple[str, bool, int]
+
+
 def walk(
     root: str,
     excludes: Sequence[str],
@@ -179,17 +210,42 @@ def walk(
     """Every file to scan under `root` (a directory), in a stable order (depth first, by name).
     `tracked`: the paths under `root` that git tracks, scanned even if .gitignore names them."""
     real_root = os.path.realpath(root)
-    seen: set[tuple[int, int]] = set()
+    dev = 0
+    for rel, link, ino in walk_names(root, excludes, use_gitignore, stats, on_skip, tracked):
+        if ino and not dev:
+            dev = os.stat(real_root).st_dev
+        yield FileItem(os.path.join(root, rel), display_path(rel), 0, real_root, link,
+                       ino=ino, dev=dev)
+
+
+def walk_names(
+    root: str,
+    excludes: Sequence[str],
+    use_gitignore: bool,
+    stats: WalkStats,
+    on_skip: Callable[[str], None] = lambda _: None,
+    tracked: frozenset[str] = frozenset(),
+) -> Iterator[Listed]:
+    """`walk`, as light tuples (see `Listed`): a tree of a million files costs no object per
+    file beyond one tuple, and no system call per file beyond the directory listings."""
+    real_root = os.path.realpath(root)
+    seen_dirs: set[tuple[int, int]] = set()
+    # Files met, to list each once (hard links, links inside the root): by inode alone on the
+    # root's device (an int is a third of a tuple's memory), with the device elsewhere.
+    seen: set[int | tuple[int, int]] = set()
     ignores = _Ignores(excludes, tracked)
     if use_gitignore:
         ignores.add_parents(real_root, stats, on_skip)
-    # The directories being walked, outermost first, each with the entries still to visit.
-    stack: list[tuple[str, Iterator[os.DirEntry[str]]]] = []
-    listing = _enter(root, "", ignores, use_gitignore, seen, stats, on_skip)
-    if listing is not None:
-        stack.append(("", listing))
+    # The directories being walked, outermost first, each with its device and the entries
+    # still to visit.
+    stack: list[tuple[str, int, Iterator[os.DirEntry[str]]]] = []
+    entered = _enter(root, "", ignores, use_gitignore, seen_dirs, stats, on_skip)
+    if entered is None:
+        return
+    root_dev = entered[0]
+    stack.append(("", *entered))
     while stack:
-        rel, entries = stack[-1]
+        rel, dev, entries = stack[-1]
         entry = next(entries, None)
         if entry is None:
             stack.pop()
@@ -198,41 +254,54 @@ def walk(
             continue
         child_rel = f"{rel}/{entry.name}" if rel else entry.name
         try:
+            # The listing's file types (d_type) answer without a system call for most entries.
             is_link = entry.is_symlink()
-            if is_link and not inside(os.path.realpath(entry.path), real_root):
-                stats.symlinks_outside += 1
-                on_skip(f"{display_path(child_rel)}: symlink out of the scan root, not followed")
-                continue
-            st = entry.stat(follow_symlinks=True)
+            plain_file = not is_link and entry.is_file(follow_symlinks=False)
+            if plain_file:
+                is_dir = False
+                key: int | tuple[int, int] = entry.inode() if dev == root_dev \
+                    else (dev, entry.inode())
+            else:
+                if is_link and not inside(os.path.realpath(entry.path), real_root):
+                    stats.symlinks_outside += 1
+                    on_skip(f"{display_path(child_rel)}: symlink out of the scan root, not "
+                            "followed")
+                    continue
+                st = entry.stat(follow_symlinks=True)
+                is_dir = stat.S_ISDIR(st.st_mode)
+                if not is_dir and not stat.S_ISREG(st.st_mode):
+                    stats.special += 1
+                    on_skip(f"{display_path(child_rel)}: not a regular file, skipped")
+                    continue
+                key = st.st_ino if st.st_dev == root_dev else (st.st_dev, st.st_ino)
         except OSError as exc:
             stats.errors.append(f"{display_path(child_rel)}: cannot stat: {exc.strerror or exc}")
             continue
-        if stat.S_ISDIR(st.st_mode):
-            if entry.name in _ALWAYS_SKIPPED_DIRS or ignores.ignored(child_rel, True):
+        if is_dir:
+            if entry.name in _ALWAYS_SKIPPED_DIRS or (
+                    ignores.active and ignores.ignored(child_rel, True)):
                 stats.ignored += 1
                 continue
-            listing = _enter(entry.path, child_rel, ignores, use_gitignore, seen, stats, on_skip)
-            if listing is not None:
-                stack.append((child_rel, listing))
-        elif stat.S_ISREG(st.st_mode):
-            if ignores.ignored(child_rel, False):
-                stats.ignored += 1
-                continue
-            if (st.st_dev, st.st_ino) in seen:
-                continue
-            seen.add((st.st_dev, st.st_ino))
-            yield FileItem(entry.path, display_path(child_rel), st.st_size, real_root, is_link)
-        else:
-            stats.special += 1
-            on_skip(f"{display_path(child_rel)}: not a regular file, skipped")
+            entered = _enter(entry.path, child_rel, ignores, use_gitignore, seen_dirs, stats,
+                             on_skip)
+            if entered is not None:
+                stack.append((child_rel, *entered))
+            continue
+        if ignores.active and ignores.ignored(child_rel, False):
+            stats.ignored += 1
+            continue
+        if key in seen:
+            continue
+        seen.add(key)
+        yield child_rel, is_link, key if plain_file and isinstance(key, int) else 0
 
 
 def _enter(
     path: str, rel: str, ignores: _Ignores, use_gitignore: bool,
     seen: set[tuple[int, int]], stats: WalkStats, on_skip: Callable[[str], None],
-) -> Iterator[os.DirEntry[str]] | None:
-    """The sorted entries of a directory the walk enters, its .gitignore taken into account;
-    None when it was seen before or cannot be listed."""
+) -> tuple[int, Iterator[os.DirEntry[str]]] | None:
+    """The device and sorted entries of a directory the walk enters, its .gitignore taken into
+    account; None when it was seen before or cannot be listed."""
     try:
         st = os.stat(path)
         if (st.st_dev, st.st_ino) in seen:
@@ -246,7 +315,7 @@ def _enter(
     ignores.drop_below(rel)
     if use_gitignore and any(e.name == GITIGNORE for e in entries):
         ignores.add_gitignore(rel, os.path.join(path, GITIGNORE), stats, on_skip)
-    return iter(entries)
+    return st.st_dev, iter(entries)
 
 
 def inside(path: str, root: str) -> bool:

@@ -13,6 +13,8 @@ from typing import BinaryIO
 
 _KEPT = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A}
 _TABLE = bytes(b if b in _KEPT else 0x20 for b in range(256))
+# The same, lower-cased: what the keyword prefilter searches, made in the same one pass.
+_LOWER_TABLE = _TABLE.lower()
 # Read in pieces this large when a binary file is streamed (over --max-file-size).
 CHUNK = 8 * 1024 * 1024
 # A run of printable bytes longer than this is cut at a piece's end: no key is that long.
@@ -24,20 +26,33 @@ def printable_text(data: bytes) -> str:
     return data.translate(_TABLE).decode("ascii")
 
 
-def pieces(handle: BinaryIO, first: bytes = b"") -> Iterator[tuple[str, int]]:
-    """The printable text of a stream in pieces of about CHUNK bytes, each with the number of
-    newlines before it; a piece ends between runs, so no run is split in two."""
-    carry = printable_text(first) if first else ""
+def printable_lowered(data: bytes) -> bytes:
+    """`printable_text(data)`, lower-cased, as bytes: offset for offset the same."""
+    return data.translate(_LOWER_TABLE)
+
+
+def pieces(handle: BinaryIO, first: bytes = b"") -> Iterator[tuple[bytes, int]]:
+    """The bytes of a stream in pieces of about CHUNK bytes, each with the number of newlines
+    before it; a piece ends between printable runs, so no run is split in two (a piece's
+    `printable_text` is its part of the whole's)."""
+    carry = first
     lines = 0
     while True:
         chunk = handle.read(CHUNK)
-        text = carry + printable_text(chunk) if chunk else carry
+        data = carry + chunk if chunk else carry
         if not chunk:
-            if text:
-                yield text, lines
+            if data:
+                yield data, lines
             return
-        cut = text.rfind(" ", max(0, len(text) - _LONGEST_RUN))
-        cut = len(text) if cut < 0 else cut + 1
-        piece, carry = text[:cut], text[cut:]
+        cut = _run_end(data, max(0, len(data) - _LONGEST_RUN))
+        piece, carry = data[:cut], data[cut:]
         yield piece, lines
-        lines += piece.count("\n")
+        lines += piece.count(b"\n")
+
+
+def _run_end(data: bytes, start: int) -> int:
+    """Where to cut `data` so that no printable run is split: after its last byte at or after
+    `start` that is not printable (nor a tab or newline); at its end if there is none."""
+    tail = data[start:].translate(_TABLE)
+    cut = tail.rfind(b" ")
+    return len(data) if cut < 0 else start + cut + 1

@@ -26,13 +26,24 @@ class NotReadable(Exception):
 def open_listed(item: FileItem) -> tuple[BinaryIO, os.stat_result]:
     """The open file of a listed (or named) regular file and its fstat; NotReadable if it is
     no longer a regular file inside the scan root."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    if not item.link:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd, st = open_checked(item.fs_path, item.root, item.link, item.ino, item.dev)
+    return os.fdopen(fd, "rb", buffering=0), st
+
+
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) \
+    | getattr(os, "O_NOCTTY", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def open_checked(fs_path: str, root: str | None, link: bool, ino: int = 0,
+                 dev: int = 0) -> tuple[int, os.stat_result]:
+    """`open_listed` of a file given by its parts, as an open descriptor (the caller closes
+    it). `ino` and `dev`, when known, are those the listing saw: a file opened with them is
+    the one listed, which spares asking the kernel for its path."""
     try:
-        fd = os.open(item.fs_path, flags | getattr(os, "O_NOCTTY", 0))
+        fd = os.open(fs_path, _FLAGS if link else _FLAGS | _NOFOLLOW)
     except OSError as exc:
-        if not item.link and os.path.islink(item.fs_path):
+        if not link and os.path.islink(fs_path):
             raise NotReadable("became a symbolic link after it was listed; not followed"
                               ) from None
         raise NotReadable(f"cannot read: {exc.strerror or exc}") from None
@@ -41,12 +52,12 @@ def open_listed(item: FileItem) -> tuple[BinaryIO, os.stat_result]:
         if not stat.S_ISREG(st.st_mode):
             raise NotReadable("is no longer a regular file (a FIFO or device swapped in "
                               "after it was listed?); not read")
-        if item.root is not None:
+        if root is not None and not (ino and st.st_ino == ino and st.st_dev == dev):
             real = _real_path(fd)
-            if real is not None and not inside(real, item.root):
+            if real is not None and not inside(real, root):
                 raise NotReadable("now leads out of the scan root (a link swapped in after "
                                   "it was listed?); not read")
-        return os.fdopen(fd, "rb", buffering=0), st
+        return fd, st
     except BaseException:
         os.close(fd)
         raise
@@ -60,6 +71,29 @@ def _real_path(fd: int) -> str | None:
         return os.readlink(f"/proc/self/fd/{fd}")
     except OSError:
         return None
+
+
+def read_fd(fd: int, expected: int, cap: int) -> bytes:
+    """`read_upto` of an open descriptor: the common case, a file read whole in one call,
+    without a file object around it."""
+    want = min(expected, cap) + 1
+    first = os.read(fd, want)
+    if len(first) == want <= cap or 0 < len(first) < want - 1:
+        # It grew since its fstat, or the read was short (over 2 GB at once): read on.
+        return _read_on(fd, first, cap)
+    return first
+
+
+def _read_on(fd: int, first: bytes, cap: int) -> bytes:
+    parts = [first]
+    total = len(first)
+    while total <= cap:
+        part = os.read(fd, min(_PIECE, cap + 1 - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
 
 
 def read_upto(handle: BinaryIO, expected: int, cap: int) -> bytes:

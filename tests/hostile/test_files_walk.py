@@ -14,7 +14,7 @@ from keys import random_id
 from akscan.detect.engine import Engine
 from akscan.pipeline.files import scan_file
 from akscan.rules import builtin_rules_dir, load_rules
-from akscan.sources.files import FileItem
+from akscan.sources.files import FileItem, WalkStats, walk
 from hostile.harness import check, run_akscan
 
 
@@ -171,6 +171,36 @@ def test_a_directory_swapped_for_a_link_out_of_the_root_is_not_read_through(
     assert result.findings == []
     assert result.errors == ["sub/app.env: now leads out of the scan root (a link swapped in "
                              "after it was listed?); not read"]
+
+
+def test_a_listed_files_directory_swapped_for_a_link_out_of_the_root_is_not_read_through(
+    tmp_path: Path
+) -> None:
+    # As above, listed by the walk itself: the inode it saw is not the one opened.
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "app.env").write_text(id_line(random_id()))
+    (root / "sub" / "app.env").write_text("nothing here\n")
+    [item] = walk(str(root), [], False, WalkStats())
+    assert item.ino  # the listing's inode: what spares the kernel's path in the common case
+    (root / "sub" / "app.env").unlink()
+    (root / "sub").rmdir()
+    (root / "sub").symlink_to(outside)
+    result = scan_file(item, engine(), 1 << 20)
+    assert result.findings == []
+    assert result.errors == ["sub/app.env: now leads out of the scan root (a link swapped in "
+                             "after it was listed?); not read"]
+
+
+def test_a_hard_linked_file_is_scanned_once(tmp_path: Path) -> None:
+    key_id = random_id()
+    (tmp_path / "a.env").write_text(id_line(key_id))
+    os.link(tmp_path / "a.env", tmp_path / "b.env")
+    result = run_akscan(["scan", "--format", "json", "."], cwd=tmp_path)
+    check(result, exit=1)
+    assert found(result.stdout) == {("a.env", sha(key_id))}
+    assert "1 files" in result.stderr
 
 
 # --- git work trees -------------------------------------------------------------------------

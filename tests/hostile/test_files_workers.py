@@ -21,7 +21,7 @@ from keys import random_id
 from hostile.harness import BUSY_LINE, SLOW_RULE, Process, check, spawn
 
 FILES = 520  # enough that --jobs 2 starts worker processes
-BATCH = 32  # files per batch (akscan.pipeline.files._BATCH)
+BATCH = 128  # files per batch (akscan.pipeline.files._BATCH)
 
 
 
