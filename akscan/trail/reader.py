@@ -21,6 +21,7 @@ import queue
 import re
 import sys
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -401,9 +402,12 @@ class _Ahead(io.RawIOBase):
         return count
 
     def stop(self) -> None:
-        """End the reading thread (at the end of the input, or when reading stops early)."""
+        """End the reading thread (at the end of the input, or when reading stops early). A
+        thread still blocked reading (standard input that never ends) is left after 2 s: it is
+        a daemon, gone with the process."""
         self._stopping.set()
-        while self._thread.is_alive():
+        deadline = time.monotonic() + 2
+        while self._thread.is_alive() and time.monotonic() < deadline:
             with contextlib.suppress(queue.Empty):
                 self._blocks.get(timeout=0.05)  # make room, so the thread sees it is stopping
         sys.setswitchinterval(self._interval)
