@@ -105,8 +105,18 @@ def written_forms(keyword: bytes, examples: Iterable[str]) -> set[str]:
     """How a keyword is written where it matters: as in the rule's pattern and positive
     examples (LTAI, not ltai; getProfile), or else lower case, upper case and capitalised."""
     word = keyword.decode("ascii")
-    pattern = re.compile(re.escape(word), re.IGNORECASE)
-    seen = {m.group() for example in examples for m in pattern.finditer(example)}
+    lowered = word.lower()
+    seen: set[str] = set()
+    for example in examples:
+        if example.isascii():  # as the pattern below finds, without compiling it (issue 14)
+            folded = example.lower()
+            at = folded.find(lowered)
+            while at >= 0:
+                seen.add(example[at:at + len(word)])
+                at = folded.find(lowered, at + len(word))
+        else:
+            pattern = re.compile(re.escape(word), re.IGNORECASE)
+            seen.update(m.group() for m in pattern.finditer(example))
     return seen or {word.lower(), word.upper(), word.capitalize()}
 
 
