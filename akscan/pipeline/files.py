@@ -148,6 +148,7 @@ class _Root:
     """Where listed files come from: a walked directory, or (`fs` None) the command line."""
 
     fs: str | None  # the directory as named, which listed names are relative to
+    prefix: str  # `fs` and a separator: a listed file's path is prefix + name
     real: str | None  # its real path, which its files must stay inside when opened
     dev: int  # its device, for the inodes the listing gave
     single: bool  # the only path scanned: findings are shown relative to it
@@ -167,7 +168,7 @@ def _classify(
     named (each with its position among `paths`) or the index of the root to walk there."""
     single_dir = _single_dir(paths)
     excluded = compile_patterns(options.excludes, "exclude") if options.excludes else None
-    roots = [_Root(None, None, 0, False)]
+    roots = [_Root(None, "", None, 0, False)]
     streams: list[FileItem] = []
     named: list[tuple[int, str]] = []
     for path in paths:
@@ -181,7 +182,7 @@ def _classify(
             except OSError:
                 dev = 0  # the walk says why it cannot list it
             named.append((len(roots), path))
-            roots.append(_Root(path, real, dev, single_dir))
+            roots.append(_Root(path, os.path.join(path, ""), real, dev, single_dir))
             continue
         shown = display_path(os.path.normpath(path))
         # Named files (what pre-commit passes) still obey the user's excludes.
@@ -230,8 +231,7 @@ def _unique(work: Iterable[Work], roots: Sequence[_Root]) -> Iterator[Work]:
 
 
 def _fs_path(one: Work, roots: Sequence[_Root]) -> str:
-    fs = roots[one[0]].fs
-    return one[1] if fs is None else os.path.join(fs, one[1])
+    return roots[one[0]].prefix + one[1]
 
 
 def _display(one: Work, roots: Sequence[_Root]) -> str:
