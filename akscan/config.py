@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import regex
-
-from akscan import toml, userfile
+from akscan import userfile
 from akscan.errors import ConfigError
-from akscan.redaction import redact_credentials
 from akscan.terminal import escape_path
 
 CONFIG_FILE = ".akscan.toml"
 DEFAULT_MAX_FILE_SIZE = 50 * 1024 * 1024
-_SIZE = regex.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 _KEYS = frozenset({
     "rules", "disable", "exclude", "max_file_size", "jobs", "regex_timeout", "gitignore",
@@ -49,11 +46,18 @@ class Config:
     allowlist: Allowlist = Allowlist()
 
 
+@functools.lru_cache(maxsize=1)
+def _size_pattern() -> Any:
+    import regex  # when a size is given: not at every start (issue 14)
+
+    return regex.compile(r"(?i)\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*")
+
+
 def parse_size(text: str | int) -> int:
     """'10MB', '512k', '1.5 GiB' or a number of bytes."""
     if isinstance(text, int) and not isinstance(text, bool) and text > 0:
         return text
-    match = _SIZE.fullmatch(str(text))
+    match = _size_pattern().fullmatch(str(text))
     if not match:
         raise ConfigError(f"invalid size {text!r}: use bytes or a number with k, MB, GiB")
     size = int(float(match.group(1)) * _UNITS[(match.group(2) or "")[:1].lower()])
@@ -91,6 +95,8 @@ def find_config(places: list[Path]) -> Path | None:
 
 
 def load_config(path: Path) -> Config:
+    from akscan import toml  # only when there are settings to read (issue 14)
+
     try:
         data = toml.loads(_read(path))
     except toml.TOMLDecodeError as exc:
@@ -124,6 +130,10 @@ def _parse(path: Path, data: dict[str, Any]) -> Config:
     if unknown:
         raise fail(f"allowlist.{unknown[0]}", "unknown setting (known: paths, rules, fingerprints)")
     fingerprints = strings(allow, "fingerprints", "allowlist.")
+    import regex
+
+    from akscan.redaction import redact_credentials  # both only when settings are read
+
     bad = [f for f in fingerprints if not regex.fullmatch(r"[0-9a-f]{64}", f)]
     if bad:
         # A secret pasted here by mistake must not be echoed back (issue 15).

@@ -93,6 +93,14 @@ def open_repo(path: str, explicit: bool = False) -> Repo:
         raise AkscanError(f"{path}: no such directory")
     env = _isolated_env() if explicit else None
     args = ["rev-parse", "--is-bare-repository", "--is-shallow-repository"]
+    with contextlib.suppress(GitError):
+        # A work tree, the usual case, in one git (a commit hook runs this every time); a bare
+        # repository, .git or no repository (where --show-toplevel fails) is asked as below.
+        lines = run(path, [*args, "--show-toplevel"], env=env).decode().split("\n", 2)
+        if len(lines) == 3 and lines[0] == "false" and lines[1] in ("true", "false") \
+                and lines[2].endswith("\n"):
+            return Repo(path, lines[2].rstrip("\n"), lines[1] == "true", env,
+                        _is_partial(path, env))
     try:
         bare, shallow = run(path, args, env=env).decode().split()
     except GitError as exc:

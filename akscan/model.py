@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 
 # Credential kinds. Rule files name one of these; pairing and reports reason about them.
@@ -32,6 +31,8 @@ PRECISIONS = ("low", "medium", "high", "very-high")
 
 def sha256_hex(value: str) -> str:
     """The fingerprint that names a secret without revealing it."""
+    import hashlib  # here: loading OpenSSL is a cost for a run that finds nothing (issue 14)
+
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 

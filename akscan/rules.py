@@ -7,18 +7,17 @@ user who breaks a rule file sees exactly where (exit 2 through the CLI's error b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import regex
-
-from akscan import toml, userfile
+from akscan import rulecache, userfile
 from akscan.errors import RuleError
 from akscan.model import KINDS, PRECISIONS, SEVERITIES
 
-_ID_SHAPE = regex.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_ID_SHAPE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # ASCII only: `re` is the same, and at hand
 _KNOWN_FIELDS = frozenset({
     "id", "description", "kind", "severity", "precision", "pattern", "keywords", "min_entropy",
     "min_char_classes", "placeholders", "remediation", "context", "examples", "anchor",
@@ -41,7 +40,7 @@ class Rule:
     kind: str
     severity: str
     precision: str
-    pattern: Any  # a compiled `regex` pattern
+    pattern: Any  # a compiled `regex` pattern (a Deferred one for the built-in rules)
     keywords: tuple[bytes, ...]  # lower-case; empty means "always run"
     min_entropy: float
     min_char_classes: int
@@ -55,6 +54,53 @@ class Rule:
     positive_examples: tuple[str, ...]
     negative_examples: tuple[str, ...]
     source: str  # the file it came from, for messages
+
+
+class Deferred:
+    """A built-in rule's `regex` pattern, compiled the first time a scan uses it.
+
+    Compiling the built-in patterns (and importing `regex`) was most of a commit hook's work
+    after start-up, for contents that mostly wake no rule at all (issue 14). The built-in
+    rules ship with akscan and the test suite compiles and checks every one of them; a user's
+    rule is still compiled when it is loaded, so a bad pattern is an error before any scan.
+    `pattern` (the source) is there from the start; any other attribute compiles it, and the
+    compiled pattern's attributes are then kept on this object, so later uses cost nothing more.
+    """
+
+    def __init__(self, source: str) -> None:
+        self.pattern = source
+
+    def __getattr__(self, name: str) -> Any:  # only for attributes not set yet
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy and pickle probing: not a reason to compile
+        compiled = compile_pattern(self.pattern)
+        for attribute in dir(compiled):
+            if not attribute.startswith("_"):
+                self.__dict__[attribute] = getattr(compiled, attribute)
+        return getattr(compiled, name)
+
+    @property
+    def compiled(self) -> bool:
+        return "finditer" in self.__dict__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Deferred, (self.pattern,))  # a worker process compiles it when it needs it
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Deferred) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
+
+    def __repr__(self) -> str:
+        return f"Deferred({self.pattern!r})"
+
+
+def compile_pattern(source: str) -> Any:
+    """`source` as a `regex` pattern (which can time out, unlike `re`)."""
+    import regex
+
+    return regex.compile(source)
 
 
 def builtin_rules_dir() -> Path:
@@ -78,8 +124,10 @@ def load_rules(paths: Iterable[Path]) -> list[Rule]:
             files = [path]
         else:
             raise RuleError(f"{path}: rule file or directory does not exist")
+        # The built-in rules' patterns are compiled when first used (see Deferred).
+        deferred = path.is_dir() and path.resolve() == builtin_rules_dir()
         for file in files:
-            rules.extend(load_rule_file(file))
+            rules.extend(load_rule_file(file, deferred=deferred))
     return rules
 
 
@@ -97,26 +145,44 @@ def merge_rules(
     return [rule for rule_id, rule in by_id.items() if rule_id not in disabled]
 
 
-def load_rule_file(path: Path) -> list[Rule]:
+def load_rule_file(path: Path, deferred: bool = False) -> list[Rule]:
+    """The rules of one file; with `deferred` (the built-in rules only), their patterns are
+    compiled when first used, not checked now."""
     try:
-        data = toml.loads(userfile.read_text(path, "rule file", 16 * 1024 * 1024))
+        text = userfile.read_text(path, "rule file", 16 * 1024 * 1024)
     except userfile.UserFileError as exc:  # bounded: /dev/zero is an error, not a hang
         raise RuleError(str(exc)) from None
-    except toml.TOMLDecodeError as exc:
-        raise RuleError(f"{path}: invalid TOML: {exc}") from None
+    data = _parsed(path, text)
     tables = data.get("rules")
     if not isinstance(tables, list) or not tables:
         raise RuleError(f"{path}: field 'rules': expected one or more [[rules]] tables")
     shared = data.get("placeholders", [])
     if not isinstance(shared, list) or not all(isinstance(p, str) for p in shared):
         raise RuleError(f"{path}: field 'placeholders': expected a list of strings")
-    rules = [_parse_rule(path, index, table, shared) for index, table in enumerate(tables)]
+    rules = [_parse_rule(path, index, table, shared, deferred)
+             for index, table in enumerate(tables)]
     seen: set[str] = set()
     for rule in rules:
         if rule.id in seen:
             raise RuleError(f"{path}: rule '{rule.id}': duplicate id")
         seen.add(rule.id)
     return rules
+
+
+def _parsed(path: Path, text: str) -> dict[str, Any]:
+    """The TOML data of a rule file's text: from the cache when that exact text was parsed
+    before (see rulecache), which spares a commit hook the TOML parser."""
+    data = rulecache.get(text)
+    if data is not None:
+        return data
+    from akscan import toml
+
+    try:
+        data = toml.loads(text)
+    except toml.TOMLDecodeError as exc:
+        raise RuleError(f"{path}: invalid TOML: {exc}") from None
+    rulecache.put(text, data)
+    return data
 
 
 class _Fields:
@@ -161,14 +227,20 @@ class _Fields:
             raise self.fail(name, "expected true or false")
         return value
 
-    def compile(self, name: str, source: str) -> Any:
+    def compile(self, name: str, source: str, deferred: bool = False) -> Any:
+        if deferred:
+            return Deferred(source)
+        import regex
+
         try:
-            return regex.compile(source)
+            return compile_pattern(source)
         except (regex.error, TypeError) as exc:
             raise self.fail(name, f"invalid regular expression: {exc}") from None
 
 
-def _parse_rule(path: Path, index: int, table: Any, shared_placeholders: list[str]) -> Rule:
+def _parse_rule(
+    path: Path, index: int, table: Any, shared_placeholders: list[str], deferred: bool = False
+) -> Rule:
     if not isinstance(table, dict):
         raise RuleError(f"{path}: rules[{index}]: expected a table")
     rule_id = table.get("id")
@@ -180,8 +252,8 @@ def _parse_rule(path: Path, index: int, table: Any, shared_placeholders: list[st
     rule_id = fields.text("id")
     if not _ID_SHAPE.fullmatch(rule_id):
         raise fields.fail("id", "use lower-case kebab-case, e.g. 'alibaba-access-key-id'")
-    pattern = fields.compile("pattern", fields.text("pattern"))
-    if pattern.groupindex and "secret" not in pattern.groupindex:
+    pattern = fields.compile("pattern", fields.text("pattern"), deferred)
+    if not deferred and pattern.groupindex and "secret" not in pattern.groupindex:
         raise fields.fail("pattern", "named groups are allowed, but one must be (?P<secret>...)")
     return Rule(
         id=rule_id,
@@ -194,7 +266,7 @@ def _parse_rule(path: Path, index: int, table: Any, shared_placeholders: list[st
         min_entropy=fields.number("min_entropy", 0.0, 0.0, 8.0),
         min_char_classes=int(fields.number("min_char_classes", 1, 1, 3)),
         placeholders=tuple(
-            fields.compile("placeholders", p)
+            fields.compile("placeholders", p, deferred)
             for p in [*shared_placeholders, *fields.strings("placeholders")]
         ),
         remediation=fields.text("remediation"),

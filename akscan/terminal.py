@@ -10,17 +10,19 @@ code point.
 
 from __future__ import annotations
 
+import functools
+import re
 import sys
 
-import regex
-
+# `re`, not `regex`: these are fixed character classes and escapes, the same in both, and every
+# command prints through here, while `regex` costs a commit hook 10 ms to import (issue 14).
 # Unicode's bidirectional formatting characters (UAX #9) and the line separators that some
 # terminals honour: invisible, and able to make text read differently than it is stored.
 _INVISIBLE = "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 # C0 controls, DEL, C1 controls, the invisible ones above, and lone surrogates (the way Python
 # carries undecodable bytes of a file name).
-_UNSAFE = regex.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_INVISIBLE}\\ud800-\\udfff]")
-_UNSAFE_OR_BACKSLASH = regex.compile(f"[\\\\\\x00-\\x1f\\x7f-\\x9f{_INVISIBLE}\\ud800-\\udfff]")
+_UNSAFE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_INVISIBLE}\\ud800-\\udfff]")
+_UNSAFE_OR_BACKSLASH = re.compile(f"[\\\\\\x00-\\x1f\\x7f-\\x9f{_INVISIBLE}\\ud800-\\udfff]")
 
 
 def _code(char: str) -> str:
@@ -53,14 +55,16 @@ def path_from_bytes(raw: bytes) -> str:
     return escape_path(raw.decode("utf-8", "surrogateescape"))
 
 
-_ESCAPED = regex.compile(r"\\(?:\\|x([0-9a-f]{2})|u([0-9a-f]{4}))")
+@functools.lru_cache(maxsize=1)
+def _escaped() -> re.Pattern[str]:
+    return re.compile(r"\\(?:\\|x([0-9a-f]{2})|u([0-9a-f]{4}))")
 
 
 def path_to_bytes(shown: str) -> bytes:
     """The bytes of a path in the display convention (the inverse of `path_from_bytes`)."""
     out = bytearray()
     last = 0
-    for match in _ESCAPED.finditer(shown):
+    for match in _escaped().finditer(shown):
         out += shown[last:match.start()].encode("utf-8", "surrogateescape")
         if match.group(1):
             out.append(int(match.group(1), 16))
@@ -76,12 +80,14 @@ def path_to_bytes(shown: str) -> bytes:
 # json.dumps escapes C0 controls itself; with ensure_ascii=False it leaves C1 controls, bidi
 # overrides and separators raw. Inside a JSON document they can only occur in strings, where
 # \uNNNN is their exact encoding, so replacing them keeps the document and its meaning.
-_JSON_UNSAFE = regex.compile(f"[\\x7f-\\x9f{_INVISIBLE}]")
+@functools.lru_cache(maxsize=1)
+def _json_unsafe() -> re.Pattern[str]:  # compiled when a JSON report is written
+    return re.compile(f"[\\x7f-\\x9f{_INVISIBLE}]")
 
 
 def json_safe(document: str) -> str:
     """A JSON text with C1 controls and bidi overrides written as `\\uNNNN` escapes."""
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", document)
+    return _json_unsafe().sub(lambda m: f"\\u{ord(m.group()):04x}", document)
 
 
 def say(message: str, level: str | None = None) -> None:

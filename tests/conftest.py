@@ -39,6 +39,15 @@ def _is_local(family: int, address: Any) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """akscan's caches (parsed rule files, fleet mirrors) in a folder of the test run, for
+    akscan in-process and in children alike, never in the user's own ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     """akscan scans offline: any connection to a non-loopback address fails the test."""

@@ -3,16 +3,25 @@ mistake in a rule file by file, rule and field."""
 
 from __future__ import annotations
 
+import pickle
 import re
 from pathlib import Path
 
 import pytest
+import regex
 from helpers import write
 
 from akscan.detect.engine import Engine
 from akscan.errors import RuleError
 from akscan.model import KINDS, Fragment
-from akscan.rules import Rule, builtin_rules_dir, load_rule_file, load_rules, merge_rules
+from akscan.rules import (
+    Deferred,
+    Rule,
+    builtin_rules_dir,
+    load_rule_file,
+    load_rules,
+    merge_rules,
+)
 
 BUILTIN = load_rules([builtin_rules_dir()])
 
@@ -179,3 +188,32 @@ def test_rules_directory_loads_its_files_in_name_order(tmp_path: Path) -> None:
     write(tmp_path / "a.toml", rule_toml(id_="rule-a"))
     write(tmp_path / "notes.txt", "not a rule\n")
     assert [r.id for r in load_rules([tmp_path])] == ["rule-a", "rule-b"]
+
+
+@pytest.mark.parametrize("path", sorted(builtin_rules_dir().glob("*.toml")), ids=lambda p: p.name)
+def test_builtin_rules_pass_the_checks_a_user_rule_gets_when_loaded(path: Path) -> None:
+    # Built-in patterns are compiled on first use; here they are compiled and checked now.
+    checked = load_rule_file(path)
+    assert [r.id for r in checked] == [r.id for r in BUILTIN if r.source == str(path)]
+    for rule in checked:
+        assert not isinstance(rule.pattern, Deferred)
+        assert rule.pattern.groups == 0 or "secret" in rule.pattern.groupindex
+
+
+def test_a_deferred_pattern_matches_as_the_compiled_one_and_survives_pickling() -> None:
+    source = r"LTAI(?P<secret>[A-Za-z0-9]{12,})"
+    text = "id LTAI5tAbCdEfGh12345 and LTAIshort"
+    deferred = Deferred(source)
+    assert not deferred.compiled
+    assert pickle.loads(pickle.dumps(deferred)) == deferred
+    found = [m.span("secret") for m in deferred.finditer(text, timeout=1.0)]
+    assert found == [m.span("secret") for m in regex.compile(source).finditer(text)]
+    assert deferred.compiled and deferred.groupindex == {"secret": 1}
+    assert not pickle.loads(pickle.dumps(deferred)).compiled  # a worker compiles its own
+
+
+def test_a_user_rule_is_compiled_and_checked_when_loaded(tmp_path: Path) -> None:
+    (rule,) = load_rules([write(tmp_path / "mine.toml", rule_toml())])
+    assert not isinstance(rule.pattern, Deferred)
+    with pytest.raises(RuleError, match="invalid regular expression"):
+        load_rules([write(tmp_path / "bad.toml", rule_toml().replace("{20}", "{20}("))])

@@ -83,3 +83,16 @@ def test_exclude_patterns_and_json_reports_still_load_what_they_need(repo: Repo)
 
     assert code == 0
     assert {"pathspec", "akscan.report.json_report"} <= modules
+
+
+def test_a_clean_change_compiles_no_rule_pattern(repo: Repo) -> None:
+    # Built-in patterns compile when a keyword wakes their rule; none here, so no `regex` at all.
+    repo.commit("base", {"README.md": "hello\n"})
+    repo.write("app.py", "def main():\n    return 42\n")
+    repo.write("README.md", "hello, world\n")
+    repo.git("add", "app.py", "README.md")
+
+    code, modules = _modules_after(["staged", "app.py", "README.md"], str(repo.path))
+
+    assert code == 0
+    assert "regex" not in modules

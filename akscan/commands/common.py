@@ -44,7 +44,7 @@ def add_validation_options(parser: argparse.ArgumentParser) -> None:
     val.add_argument("--validate-endpoint", metavar="URL",
                      help="send validation requests here instead of Alibaba's STS and RAM "
                           "endpoints, e.g. http://127.0.0.1:PORT for the emulator (default: "
-                          f"${validate.options.ENDPOINT_ENV}, else https://sts.aliyuncs.com and "
+                          f"${validate.ENDPOINT_ENV}, else https://sts.aliyuncs.com and "
                           "https://ram.aliyuncs.com)")
     val.add_argument("--validate-timeout", metavar="SECONDS", type=float, default=10.0,
                      help="give up on an answer after this long (default: 10)")

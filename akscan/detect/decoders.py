@@ -26,7 +26,7 @@ from itertools import compress, repeat
 from akscan.detect import codec
 from akscan.detect.limits import MAX_HITS_KEPT
 from akscan.errors import RuleError
-from akscan.rules import Rule
+from akscan.rules import Deferred, Rule
 
 MAX_DEPTH = 2
 # Where each keyword or (lower-cased) encoded form of one occurs in a text, as the prefilter
@@ -138,22 +138,21 @@ class Decoders:
     def __init__(self, rules: Iterable[Rule], timeout: float = 10.0) -> None:
         self.keywords: frozenset[bytes] = frozenset()
         written: dict[bytes, set[str]] = {}
-        self.valued: set[bytes] = set()  # keywords that name a field assigned the secret
-        self.prefixes: set[bytes] = set()  # keywords that a secret starts with (LTAI)
         self.forms: dict[bytes, str] = {}  # lower-cased encoded form -> encoding
         exact: dict[bytes, set[str]] = {}
         self.form_keywords: dict[bytes, set[bytes]] = {}  # lower-cased form -> its keywords
-        for rule in rules:
+        self._rules = list(rules)
+        self._timeout = timeout
+        for rule in self._rules:
             for keyword in rule.keywords:
                 written.setdefault(keyword, set()).update(
                     written_forms(keyword, [*rule.positive_examples, rule.pattern.pattern]))
-                role = _role(rule, keyword, timeout)
-                if role == "name":
-                    self.valued.add(keyword)
-                elif role == "prefix":
-                    self.prefixes.add(keyword)
-        # A keyword that starts keys (LTAI) is a key wherever it occurs, not a field's name.
-        self.valued -= self.prefixes
+        # The keywords' roles run each rule's pattern on its examples. A user's rule is judged
+        # now (a pattern that times out there is an invalid rule, before any scan); when all
+        # are built-in rules, whose patterns compile on first use, only once a decoder needs
+        # them, so a content with no keyword compiles no pattern (issue 14).
+        if not all(isinstance(rule.pattern, Deferred) for rule in self._rules):
+            self._roles  # noqa: B018 - computed for its errors
         self.keywords = frozenset(written)
         for keyword, writings in sorted(written.items()):
             for writing in sorted(writings):
@@ -167,6 +166,30 @@ class Decoders:
         # keyword or lower-cased encoded form -> how it is written in a text, in a stable order
         self.written = {k: tuple(sorted(v)) for k, v in written.items()}
         self.exact = {k: tuple(sorted(v)) for k, v in exact.items()}
+
+    @functools.cached_property
+    def _roles(self) -> tuple[set[bytes], set[bytes]]:
+        valued: set[bytes] = set()  # keywords that name a field assigned the secret
+        prefixes: set[bytes] = set()  # keywords that a secret starts with (LTAI)
+        for rule in self._rules:
+            for keyword in rule.keywords:
+                role = _role(rule, keyword, self._timeout)
+                if role == "name":
+                    valued.add(keyword)
+                elif role == "prefix":
+                    prefixes.add(keyword)
+        # A keyword that starts keys (LTAI) is a key wherever it occurs, not a field's name.
+        return valued - prefixes, prefixes
+
+    @functools.cached_property
+    def valued(self) -> set[bytes]:
+        """Keywords that name a field assigned the secret (ACCESS_KEY_SECRET=...)."""
+        return self._roles[0]
+
+    @functools.cached_property
+    def prefixes(self) -> set[bytes]:
+        """Keywords that a secret starts with (LTAI)."""
+        return self._roles[1]
 
     def segments(
         self, text: str, hits: Hits, hits_of: HitsOf, depth: int = 1,

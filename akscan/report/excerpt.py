@@ -8,15 +8,23 @@ AccessKey ID: a line is shown to help recognise the place, never to hand over a 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
-
-import regex
+from typing import Any
 
 from akscan.model import Finding
 from akscan.terminal import escape
 
 _CLIP = 400  # the engine's excerpt limit (akscan.detect.engine._LINE_TEXT_LIMIT)
-_ID_SHAPED = regex.compile(r"\b(?:LTAI|STS\.)[A-Za-z0-9]{8,}")
+
+
+@functools.lru_cache(maxsize=1)
+def _id_shaped() -> Any:
+    import regex  # when a finding is shown: a clean commit's report needs none (issue 14)
+
+    return regex.compile(r"\b(?:LTAI|STS\.)[A-Za-z0-9]{8,}")
+
+
 MASK = "•"
 
 
@@ -59,5 +67,5 @@ class Excerpts:
         for secret in sorted(self._redacted, key=len, reverse=True):
             if secret and secret in text:
                 text = text.replace(secret, self._redacted[secret])
-        text = _ID_SHAPED.sub(lambda m: f"{m.group()[:6]}…", text)
+        text = _id_shaped().sub(lambda m: f"{m.group()[:6]}…", text)
         return printable(text.strip())

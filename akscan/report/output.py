@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 import sys
 from collections.abc import Callable
@@ -48,7 +47,7 @@ class ReportFile:
             # Named and registered before it exists: a signal at any moment (they end the run
             # from the middle of this code) finds it in `_pending`, so no .partial file stays.
             self._temp = os.path.join(
-                folder, f".{os.path.basename(target)}.{secrets.token_hex(4)}.partial")
+                folder, f".{os.path.basename(target)}.{os.urandom(4).hex()}.partial")
             _pending.add(self)
             try:
                 os.close(os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

@@ -7,6 +7,7 @@ SDK, which is imported only here and only then. See README "Validating found key
 
 from __future__ import annotations
 
+import argparse
 import os
 import threading
 import time
@@ -15,17 +16,29 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from akscan.errors import AkscanError
-from akscan.validate.options import ValidateOptions, from_args
 
 if TYPE_CHECKING:  # imported where used: every scanning command's start-up imports this package
     from akscan.model import Finding, Validation
     from akscan.validate import pairs
+    from akscan.validate.options import ValidateOptions
 
-__all__ = ["SDK_MODULES", "ValidateOptions", "from_args", "require_sdk", "validate_findings"]
+__all__ = ["ENDPOINT_ENV", "SDK_MODULES", "from_args", "require_sdk", "validate_findings"]
+
+ENDPOINT_ENV = "AKSCAN_VALIDATE_ENDPOINT"
 
 SDK_MODULES = ("alibabacloud_sts20150401", "alibabacloud_ram20150501")
 INSTALL_HINT = "pip install 'akscan[validate]'"
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
+
+
+def from_args(args: argparse.Namespace) -> ValidateOptions | None:
+    """The options `--validate` asked for, or None without it (see options.from_args, which
+    is imported only when there is something to check). Raises AkscanError."""
+    if not getattr(args, "validate", False) and getattr(args, "fail_on", "any") != "live":
+        return None
+    from akscan.validate import options
+
+    return options.from_args(args)
 
 
 def require_sdk() -> None:

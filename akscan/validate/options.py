@@ -9,8 +9,9 @@ from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
 from akscan.errors import AkscanError
+from akscan.validate import ENDPOINT_ENV
 
-ENDPOINT_ENV = "AKSCAN_VALIDATE_ENDPOINT"
+__all__ = ["ENDPOINT_ENV", "Endpoint", "ValidateOptions", "from_args", "parse_endpoint"]
 STS_HOST = "sts.aliyuncs.com"  # global endpoints; the SDK's own defaults for these services
 RAM_HOST = "ram.aliyuncs.com"
 

@@ -1,0 +1,76 @@
+"""Parsed rule files, kept with their text so that the next run need not parse TOML again.
+
+A commit hook runs akscan once per commit, and importing the TOML parser and parsing the
+built-in rules was a tenth of its run (issue 14). An entry holds a rule file's exact text and,
+as JSON, the data that parsing it gave; it is used only for that very text (compared whole,
+along with the Python version whose parser made it), so an entry never stands for a file that
+changed, and data read back goes through the same checks as freshly parsed data. Anything
+wrong with the cache (no home, a read-only or full disk, a damaged entry) only means parsing
+again. Entries are named by length and CRC-32 of the text: cheap to compute, and a collision
+only costs a parse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import zlib
+from pathlib import Path
+from typing import Any
+
+_FORMAT = f"akscan-rules-1 python-{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def directory() -> Path | None:
+    """$XDG_CACHE_HOME/akscan/rules, else ~/.cache/akscan/rules; None without either."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG rule: a relative path is ignored
+        home = os.path.expanduser("~")
+        if not os.path.isabs(home):
+            return None
+        base = os.path.join(home, ".cache")
+    return Path(base) / "akscan" / "rules"
+
+
+def _name(text: str) -> str:
+    raw = text.encode("utf-8", "surrogatepass")
+    return f"{len(raw)}-{zlib.crc32(raw):08x}"
+
+
+def get(text: str) -> dict[str, Any] | None:
+    """What parsing `text` gave before, or None."""
+    folder = directory()
+    if folder is None:
+        return None
+    try:
+        with open(folder / f"{_name(text)}.json", encoding="utf-8") as stream:
+            entry = json.load(stream)
+    except (OSError, ValueError, RecursionError):
+        return None
+    if (not isinstance(entry, dict) or entry.get("format") != _FORMAT
+            or entry.get("text") != text or not isinstance(entry.get("data"), dict)):
+        return None
+    data: dict[str, Any] = entry["data"]
+    return data
+
+
+def put(text: str, data: dict[str, Any]) -> None:
+    """Keep what parsing `text` gave; written whole (a temporary file renamed) or not at all."""
+    folder = directory()
+    if folder is None:
+        return
+    try:
+        payload = json.dumps({"format": _FORMAT, "text": text, "data": data})
+    except (TypeError, ValueError, RecursionError):
+        return  # a value JSON cannot hold (a TOML date): parsed again next time
+    name = _name(text)
+    temporary = folder / f".{name}.{os.getpid()}.tmp"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(payload, encoding="utf-8")
+        os.replace(temporary, folder / f"{name}.json")
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
