@@ -501,19 +501,19 @@ def test_a_scan_across_worker_processes_reports_what_one_process_does(
 ) -> None:
     # Enough files that --jobs 2 really starts worker processes.
     keys = {}
-    for n in range(520):
+    for n in range(2050):
         text = f"value_{n} = {n}\n"
         if n % 100 == 7:
-            keys[f"f{n:03}.env"] = random_id()
-            text += id_line(keys[f"f{n:03}.env"])
-        write(tmp_path / f"f{n:03}.env", text)
+            keys[f"f{n:04}.env"] = random_id()
+            text += id_line(keys[f"f{n:04}.env"])
+        write(tmp_path / f"f{n:04}.env", text)
     code, serial, _ = scan_json("--jobs", "1", tmp_path)
     assert code == 1
     code, parallel, err = scan_json("--jobs", "2", tmp_path)
     assert code == 1, err
     assert parallel == serial
     assert {f["path"] for f in parallel} == set(keys)
-    assert "520 files" in err
+    assert "2050 files" in err
 
 
 def test_scanning_a_subdirectory_honours_the_work_trees_parent_gitignore(
