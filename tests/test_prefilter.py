@@ -21,7 +21,7 @@ _CONTENT = st.lists(_PIECES, max_size=12).map(b"".join)
 
 @given(st.lists(_CONTENT, min_size=1, max_size=20))
 def test_rules_for_each_matches_rules_for(contents: list[bytes]) -> None:
-    expected = [[r.id for r in ENGINE.rules_for(c.lower())] for c in contents]
+    expected = [[r.id for r in ENGINE.rules_for(c.lower(), c)] for c in contents]
     assert [[r.id for r in rules] for rules in ENGINE.rules_for_each(contents)] == expected
 
 
@@ -34,7 +34,24 @@ _MIXED = st.lists(st.one_of(_PIECES, _ENCODED), max_size=12).map(b"".join)
 def test_prefilter_each_finds_what_prefilter_finds_where_it_finds_it(
     contents: list[bytes]
 ) -> None:
-    expected = [ENGINE.prefilter(c.lower()) for c in contents]
+    expected = [ENGINE.prefilter(c.lower(), c) for c in contents]
     for got, want in zip(ENGINE.prefilter_each(contents), expected):
         assert [r.id for r in got.rules] == [r.id for r in want.rules]
         assert got.hits == want.hits
+
+
+def _woken(content: bytes) -> set[str]:
+    return {r.id for r in ENGINE.rules_for(content.lower(), content)}
+
+
+def test_sts_keyword_counts_only_in_capitals_as_the_pattern_wants() -> None:
+    assert _woken(b"r = requests.get(url); lists.sort(); sts.aliyuncs.com") == _woken(b"r")
+    assert {"alibaba-sts-access-key-id", "alibaba-sts-access-key-secret-positional"} <= _woken(
+        b'id = "STS.nJLXNxGu5sI2hLSZcPE0Dso6D"')
+    assert ENGINE.prefilter_each([b"requests.get", b"x STS.a"])[1].hits == {b"sts.": [2]}
+
+
+def test_keyword_case_is_not_checked_without_the_original_bytes() -> None:
+    # Only lower-cased bytes: the case cannot be told, so the keyword counts (nothing lost).
+    ids = {r.id for r in ENGINE.prefilter(b"requests.get(url)").rules}
+    assert "alibaba-sts-access-key-id" in ids

@@ -128,6 +128,15 @@ def test_a_valid_rule_file_loads(tmp_path: Path) -> None:
     assert rule.context is None and rule.keywords == ()
 
 
+def test_keywords_that_match_case_are_kept_as_written(tmp_path: Path) -> None:
+    (rule,) = load_rule_file(write(tmp_path / "ok.toml", rule_toml(
+        extra="keywords = ['MYTOK_']\nkeywords_match_case = true\n")))
+    assert (rule.keywords, rule.cased_keywords) == ((b"mytok_",), (b"MYTOK_",))
+    engine = Engine([rule])
+    assert engine.rules_for(b"mytok_", b"mytok_") == []
+    assert engine.rules_for(b"x mytok_", b"x MYTOK_") == [rule]
+
+
 @pytest.mark.parametrize(("text", "needles"), [
     ("[tool]\nx = 1\n", ["field 'rules'"]),
     ("rules = 3\n", ["field 'rules'"]),
@@ -153,6 +162,10 @@ def test_a_valid_rule_file_loads(tmp_path: Path) -> None:
      ["field 'lines'"]),
     (rule_toml(extra="examples = ['a']\n"), ["field 'examples'"]),
     (rule_toml(extra="[rules.examples]\npositive = 'a'\n"), ["field 'examples.positive'"]),
+    (rule_toml(extra="keywords_match_case = true\n"), ["field 'keywords_match_case'"]),
+    (rule_toml(extra="keywords = ['mytok_']\nkeywords_match_case = true\n"
+                     "[rules.examples]\npositive = ['MYTOK_ABCDEFGHIJ0123456789']\n"),
+     ["field 'keywords_match_case'", "as written"]),
     (rule_toml() + rule_toml(), ["rule 'my-rule'", "duplicate id"]),
     ("rules = [1]\n", ["rules[0]", "expected a table"]),
     ("[[rules]\nid = 'x'\n", ["invalid TOML"]),

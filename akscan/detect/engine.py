@@ -15,7 +15,7 @@ import dataclasses
 import itertools
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation
@@ -113,6 +113,12 @@ class Engine:
         self._index = {k: i for i, k in enumerate(keywords)}
         # Which rules each keyword (by its index) wakes up.
         self._woken = [[r for r in self.rules if k in r.keywords] for k in keywords]
+        # Keywords that count only as written (case matters), by index: those whose every
+        # rule asks for it. Their case-blind hits are checked against the content.
+        self._cased = {
+            i: tuple(w for r in woken for w in r.cased_keywords if w.lower() == keywords[i])
+            for i, woken in enumerate(self._woken)
+            if woken and i < len(plain) and all(r.cased_keywords for r in woken)}
         # One pass of Aho-Corasick finds every keyword at once: 3x faster than a pass per keyword.
         # As a DFA, a few hundred encoded forms cost no more than the plain keywords alone.
         self._automaton = (BytesAhoCorasick(keywords, implementation=Implementation.DFA)
@@ -133,9 +139,10 @@ class Engine:
         self.decode = state["decode"]  # type: ignore[assignment]
         self._prepare()
 
-    def prefilter(self, lowered: bytes) -> Prefiltered:
+    def prefilter(self, lowered: bytes, original: bytes | None = None) -> Prefiltered:
         """The rules whose keywords (or encoded forms of them) occur in the lower-cased bytes,
-        and those that have none."""
+        and those that have none. `original`, the bytes before lower-casing, lets keywords
+        that match only as written be checked (without it they count in any case)."""
         if self._automaton is None:
             return Prefiltered(list(self._always), {})
         if len(lowered) <= _PREFILTER_CHUNK:
@@ -144,18 +151,19 @@ class Engine:
                 present = {index for index, _, _ in matches}
                 # One comprehension per keyword present (one or two, mostly) beats a loop.
                 if len(present) == 1:
-                    return self._selected({present.pop(): [start for _, start, _ in matches]})
+                    return self._selected({present.pop(): [start for _, start, _ in matches]},
+                                          original)
                 return self._selected({index: [start for i, start, _ in matches if i == index]
-                                       for index in present})
+                                       for index in present}, original)
         found: dict[int, list[int]] = {}
         for index, start in _chunked_matches(self._automaton, lowered, self._longest):
             offsets = found.setdefault(index, [])
             if len(offsets) <= MAX_HITS_KEPT:
                 offsets.append(start)
-        return self._selected(found)
+        return self._selected(found, original)
 
-    def rules_for(self, lowered: bytes) -> list[Rule]:
-        return self.prefilter(lowered).rules
+    def rules_for(self, lowered: bytes, original: bytes | None = None) -> list[Rule]:
+        return self.prefilter(lowered, original).rules
 
     def prefilter_each(self, contents: Sequence[bytes]) -> list[Prefiltered]:
         """`prefilter` of each of many (not lower-cased) contents, searching them joined.
@@ -178,13 +186,19 @@ class Engine:
             offsets = found.setdefault(which, {}).setdefault(index, [])
             if len(offsets) <= MAX_HITS_KEPT:
                 offsets.append(start - starts[which])
-        return [self._selected(found.get(i, {})) for i in range(len(contents))]
+        return [self._selected(found.get(i, {}), content) for i, content in enumerate(contents)]
 
     def rules_for_each(self, contents: Sequence[bytes]) -> list[list[Rule]]:
         return [verdict.rules for verdict in self.prefilter_each(contents)]
 
-    def _selected(self, hits: dict[int, list[int]]) -> Prefiltered:
-        """The rules woken by the keywords of these indexes, and those without keywords."""
+    def _selected(self, hits: dict[int, list[int]], original: bytes | None = None) -> Prefiltered:
+        """The rules woken by the keywords of these indexes, and those without keywords.
+        Where `original` is known, a keyword that counts only as written is kept at the
+        offsets where it is so written, and dropped if there are none."""
+        if original is not None and self._cased and not self._cased.keys().isdisjoint(hits):
+            hits = {i: offsets for i, offsets in
+                    ((i, _written_at(original, self._cased[i], offsets) if i in self._cased
+                      else offsets) for i, offsets in hits.items()) if offsets}
         if not hits:
             return Prefiltered(list(self._always), {})
         wanted = {id(r) for i in hits for r in self._woken[i]}
@@ -195,8 +209,10 @@ class Engine:
         """Where keywords and encoded forms of keywords occur in `text` (offsets only when
         the text is ASCII, so that byte and character offsets agree)."""
         data = text.lower().encode("utf-8", "surrogatepass")
-        hits = self.prefilter(data).hits
-        return hits if len(data) == len(text) else dict.fromkeys(hits)
+        if len(data) != len(text):
+            return dict.fromkeys(self.prefilter(data).hits)
+        # ASCII: lower-casing kept every offset, so the case of each hit can be checked.
+        return self.prefilter(data, text.encode("ascii") if text.isascii() else None).hits
 
     def scan(
         self, fragment: Fragment, rules: Sequence[Rule] | None = None, hits: Hits | None = None,
@@ -210,7 +226,7 @@ class Engine:
             rules = self._selected({self._index[k]: [] for k in hits}).rules
         if not rules and not hits:
             return result
-        candidates = self._match(fragment, rules, result) if rules else []
+        candidates = self._match(fragment, rules, result, hits) if rules else []
         lines = _LineIndex(fragment.text)
         found = [(c.start, c.end, _finding(fragment, c, lines, line))
                  for c, line in self._in_context(candidates, lines)] if candidates else []
@@ -239,7 +255,9 @@ class Engine:
         found = []
         for layer in layers(fragment.text, segments, self._context_lines):
             excerpt = Fragment(fragment.path, layer.text, fragment.origin)
-            rules = self.rules_for(layer.text.lower().encode("utf-8", "surrogatepass"))
+            lowered = layer.text.lower().encode("utf-8", "surrogatepass")
+            rules = self.rules_for(lowered, layer.text.encode("ascii")
+                                   if layer.text.isascii() else None)
             if not rules:
                 continue
             excerpt_lines = _LineIndex(layer.text)
@@ -254,11 +272,18 @@ class Engine:
         return found
 
     def _match(
-        self, fragment: Fragment, rules: Sequence[Rule], result: ScanResult
+        self, fragment: Fragment, rules: Sequence[Rule], result: ScanResult,
+        known: Hits | None = None,
     ) -> list[_Candidate]:
+        """Candidates of `rules` in the fragment; `known` is where the prefilter found keywords
+        in this text (reused when it has every offset, rather than searching again)."""
         best: dict[tuple[int, int], _Candidate] = {}
         text = fragment.text
-        hits: dict[bytes, list[int] | None] | None = None
+        hits: Mapping[bytes, Sequence[int] | None] | None = None
+        if known is not None and None not in known.values():
+            # A list longer than the prefilter keeps is cut short: the whole text, as below.
+            hits = {k: v if v is not None and len(v) <= MAX_HITS_KEPT else None
+                    for k, v in known.items()}
         for rule in rules:
             if rule.context is not None:
                 continue
@@ -359,6 +384,17 @@ class Engine:
         ]
 
 
+def _written_at(data: bytes, writings: Sequence[bytes], offsets: list[int]) -> list[int]:
+    """The offsets (of a case-blind keyword hit) where `data` holds one of `writings`; all of
+    them when there were too many to list (the rest of the content is then unknown)."""
+    if len(offsets) > MAX_HITS_KEPT:
+        return offsets
+    if len(writings) == 1:
+        return list(itertools.compress(offsets, map(data.startswith,
+                                                    itertools.repeat(writings[0]), offsets)))
+    return [at for at in offsets if any(data.startswith(w, at) for w in writings)]
+
+
 def _any_within(sorted_lines: Sequence[int], line: int, distance: int) -> bool:
     at = bisect.bisect_left(sorted_lines, line - distance)
     return at < len(sorted_lines) and sorted_lines[at] <= line + distance
@@ -411,7 +447,7 @@ def _merge_decoded(
 
 
 def _keyword_windows(
-    rule: Rule, hits: dict[bytes, list[int] | None], length: int
+    rule: Rule, hits: Mapping[bytes, Sequence[int] | None], length: int
 ) -> list[tuple[int, int]]:
     assert rule.keyword_window is not None
     before, after = rule.keyword_window

@@ -59,7 +59,7 @@ def _scan_content(data: bytes, display: str, engine: Engine,
                   verdict: Prefiltered | None) -> ContentResult:
     if verdict is None and not needs_decoding_first(data):
         # Most files hold no keyword at all; deciding on the raw bytes skips decoding them.
-        verdict = engine.prefilter(data.lower())
+        verdict = engine.prefilter(data.lower(), data)
     if verdict is not None and not verdict:
         return ContentResult([], scanned_bytes=len(data))
     try:
