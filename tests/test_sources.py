@@ -501,19 +501,19 @@ def test_a_scan_across_worker_processes_reports_what_one_process_does(
 ) -> None:
     # Enough files that --jobs 2 really starts worker processes.
     keys = {}
-    for n in range(520):
+    for n in range(2050):
         text = f"value_{n} = {n}\n"
         if n % 100 == 7:
-            keys[f"f{n:03}.env"] = random_id()
-            text += id_line(keys[f"f{n:03}.env"])
-        write(tmp_path / f"f{n:03}.env", text)
+            keys[f"f{n:04}.env"] = random_id()
+            text += id_line(keys[f"f{n:04}.env"])
+        write(tmp_path / f"f{n:04}.env", text)
     code, serial, _ = scan_json("--jobs", "1", tmp_path)
     assert code == 1
     code, parallel, err = scan_json("--jobs", "2", tmp_path)
     assert code == 1, err
     assert parallel == serial
     assert {f["path"] for f in parallel} == set(keys)
-    assert "520 files" in err
+    assert "2050 files" in err
 
 
 def test_scanning_a_subdirectory_honours_the_work_trees_parent_gitignore(
@@ -550,3 +550,21 @@ def test_a_nested_repository_root_stops_the_search_for_parent_gitignores(
     code, findings, err = scan_json(tmp_path / "inner")
     assert code == 1, err
     assert [f["path"] for f in findings] == ["app.env"]
+
+
+def test_a_link_to_an_ignored_file_is_scanned_once_and_one_to_a_walked_file_not_again(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    walked, ignored = random_id(), random_id()
+    write(tmp_path / ".gitignore", "local/\n")
+    write(tmp_path / "local" / "ignored.env", id_line(ignored))
+    write(tmp_path / "z" / "walked.env", id_line(walked))
+    # Links sort before their files, and after them: either way, each file is reported once.
+    for name in ("a-ignored.env", "y-ignored.env"):
+        (tmp_path / name).symlink_to(tmp_path / "local" / "ignored.env")
+    for name in ("a-walked.env", "zz-walked.env"):
+        (tmp_path / name).symlink_to(tmp_path / "z" / "walked.env")
+    code, findings, err = scan_json(tmp_path)
+    assert code == 1, err
+    assert sorted((f["path"], f["secret_sha256"]) for f in findings) == sorted(
+        [("a-ignored.env", sha(ignored)), ("z/walked.env", sha(walked))])

@@ -90,11 +90,22 @@ def scan_paths(
         if on_progress is not None:
             on_progress(stats.files_scanned)
 
+    # Files with more names than one (hard links), by (device, inode): each is reported
+    # at the first name scanned (the walk keeps nothing per file; see walk_names).
+    multiple: set[tuple[int, int]] = set()
+
+    def handle_once(result: ContentResult, key: tuple[int, int] | None) -> None:
+        if key is not None:
+            if key in multiple:
+                return
+            multiple.add(key)
+        handle(result)
+
     def handle_counted(counted: _Counted) -> None:
         stats.files_scanned += counted.files
         stats.bytes_scanned += counted.size
-        for result in counted.results:
-            handle(result)
+        for result, key in counted.results:
+            handle_once(result, key)
 
     roots, streams, named = _classify(paths, options, walk_stats)
     for item in streams:
@@ -109,7 +120,7 @@ def scan_paths(
         head, worth = _head(work, roots)
     if jobs <= 1 or not worth:
         for one in itertools.chain(head, work):
-            handle(_scan_work(one, roots, engine, options.max_file_size))
+            handle_once(*_scan_work(one, roots, engine, options.max_file_size))
     else:
         _scan_in_processes(itertools.chain(head, work), roots, engine, options.max_file_size,
                            jobs, stats, handle_counted)
@@ -137,6 +148,7 @@ class _Root:
     """Where listed files come from: a walked directory, or (`fs` None) the command line."""
 
     fs: str | None  # the directory as named, which listed names are relative to
+    prefix: str  # `fs` and a separator: a listed file's path is prefix + name
     real: str | None  # its real path, which its files must stay inside when opened
     dev: int  # its device, for the inodes the listing gave
     single: bool  # the only path scanned: findings are shown relative to it
@@ -156,7 +168,7 @@ def _classify(
     named (each with its position among `paths`) or the index of the root to walk there."""
     single_dir = _single_dir(paths)
     excluded = compile_patterns(options.excludes, "exclude") if options.excludes else None
-    roots = [_Root(None, None, 0, False)]
+    roots = [_Root(None, "", None, 0, False)]
     streams: list[FileItem] = []
     named: list[tuple[int, str]] = []
     for path in paths:
@@ -170,7 +182,7 @@ def _classify(
             except OSError:
                 dev = 0  # the walk says why it cannot list it
             named.append((len(roots), path))
-            roots.append(_Root(path, real, dev, single_dir))
+            roots.append(_Root(path, os.path.join(path, ""), real, dev, single_dir))
             continue
         shown = display_path(os.path.normpath(path))
         # Named files (what pre-commit passes) still obey the user's excludes.
@@ -219,8 +231,7 @@ def _unique(work: Iterable[Work], roots: Sequence[_Root]) -> Iterator[Work]:
 
 
 def _fs_path(one: Work, roots: Sequence[_Root]) -> str:
-    fs = roots[one[0]].fs
-    return one[1] if fs is None else os.path.join(fs, one[1])
+    return roots[one[0]].prefix + one[1]
 
 
 def _display(one: Work, roots: Sequence[_Root]) -> str:
@@ -233,15 +244,17 @@ def _display(one: Work, roots: Sequence[_Root]) -> str:
 
 
 def _scan_work(one: Work, roots: Sequence[_Root], engine: Engine,
-               max_file_size: int) -> ContentResult:
+               max_file_size: int) -> tuple[ContentResult, tuple[int, int] | None]:
     root = roots[one[0]]
     return _scan_path(_fs_path(one, roots), _display(one, roots), root.real, one[2], one[3],
                       root.dev, engine, max_file_size)
 
 
-# Starting workers costs tens of milliseconds: a pre-commit run over a few files stays in-process.
-_PARALLEL_MIN_FILES = 500
-_PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+# Starting workers and ending them costs about 15 ms, which two workers win back from about
+# 2000 small files (some 25 us each) or 16 MB: less stays in-process (a pre-commit run too),
+# so that -j N is not slower than -j 1.
+_PARALLEL_MIN_FILES = 2000
+_PARALLEL_MIN_BYTES = 16 * 1024 * 1024
 _BATCH = 128
 _worker: tuple[Engine, int, Sequence[_Root]] | None = None
 
@@ -266,7 +279,8 @@ class _Counted:
 
     files: int = 0
     size: int = 0
-    results: list[ContentResult] = field(default_factory=list)
+    # each with the file's (device, inode) when it has more names than one
+    results: list[tuple[ContentResult, tuple[int, int] | None]] = field(default_factory=list)
 
 
 def _scan_in_processes(work: Iterator[Work], roots: Sequence[_Root], engine: Engine,
@@ -304,9 +318,10 @@ def _scan_batch(batch: list[Work]) -> list[_Counted]:
     engine, max_file_size, roots = _worker
     counted = _Counted()
     for one in batch:
-        result = _scan_work(one, roots, engine, max_file_size)
-        if result.findings or result.errors or result.notes or result.too_large:
-            counted.results.append(result)
+        result, key = _scan_work(one, roots, engine, max_file_size)
+        if key is not None or result.findings or result.errors or result.notes \
+                or result.too_large:
+            counted.results.append((result, key))
         else:
             counted.files += 1
             counted.size += result.scanned_bytes
@@ -339,29 +354,33 @@ def scan_file(item: FileItem, engine: Engine, max_file_size: int) -> ContentResu
     held whole (text, archives); a binary file of any size has its printable runs scanned,
     read in pieces."""
     return _scan_path(item.fs_path, item.display, item.root, item.link, item.ino, item.dev,
-                      engine, max_file_size)
+                      engine, max_file_size)[0]
 
 
 def _scan_path(fs_path: str, display: str, root: str | None, link: bool, ino: int, dev: int,
-               engine: Engine, max_file_size: int) -> ContentResult:
+               engine: Engine, max_file_size: int
+               ) -> tuple[ContentResult, tuple[int, int] | None]:
+    """The scan of one file, and its (device, inode) when it has more names than one."""
     try:
         fd, st = open_checked(fs_path, root, link, ino, dev)
     except NotReadable as exc:
-        return ContentResult([], errors=[f"{display}: {exc}"])
+        return ContentResult([], errors=[f"{display}: {exc}"]), None
+    # Only a walk's files: files named on the command line are each scanned as named.
+    key = (st.st_dev, st.st_ino) if st.st_nlink > 1 and root is not None else None
     try:
         if st.st_size > max_file_size:
             with os.fdopen(fd, "rb", buffering=0) as handle:
                 fd = -1  # the handle closes it
-                return scan_oversized(handle, display, engine, max_file_size, st.st_size)
+                return scan_oversized(handle, display, engine, max_file_size, st.st_size), key
         data = read_fd(fd, st.st_size, max_file_size)
     except OSError as exc:
-        return ContentResult([], errors=[f"{display}: cannot read: {exc.strerror or exc}"])
+        return ContentResult([], errors=[f"{display}: cannot read: {exc.strerror or exc}"]), key
     finally:
         if fd >= 0:
             os.close(fd)
     if len(data) > max_file_size:  # grew since it was listed
-        return _too_large(display, max_file_size, len(data))
-    return scan_bytes(data, display, engine, limits=limits_for(max_file_size))
+        return _too_large(display, max_file_size, len(data)), key
+    return scan_bytes(data, display, engine, limits=limits_for(max_file_size)), key
 
 
 def scan_oversized(handle: BinaryIO, display: str, engine: Engine, max_file_size: int,

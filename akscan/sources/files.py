@@ -226,20 +226,27 @@ def walk_names(
     on_skip: Callable[[str], None] = lambda _: None,
     tracked: frozenset[str] = frozenset(),
 ) -> Iterator[Listed]:
-    """`walk`, as light tuples (see `Listed`): a tree of a million files costs no object per
-    file beyond one tuple, and no system call per file beyond the directory listings."""
+    """`walk`, as light tuples (see `Listed`): no object per file beyond one tuple, no system
+    call per file beyond the directory listings, and nothing kept per file, so memory does
+    not grow with the number of files.
+
+    Each file is listed once. A directory reached again (a link to it) is not entered again.
+    Links to files are listed last, and only those whose file the walk did not list itself
+    (ignored, or outside every directory walked); hard links (`st_nlink` over 1) are left to
+    the caller, which sees that count when it opens the file (see `open_checked`)."""
     real_root = os.path.realpath(root)
-    seen_dirs: set[tuple[int, int]] = set()
-    # Files met, to list each once (hard links, links inside the root): by inode alone on the
-    # root's device (an int is a third of a tuple's memory), with the device elsewhere.
-    seen: set[int | tuple[int, int]] = set()
+    # Directories entered, by (device, inode), with the path they were entered at.
+    entered_at: dict[tuple[int, int], str] = {}
+    # Links to files, listed once the walk is done: (path, the file's (device, inode), its
+    # real path, its link count).
+    links: list[tuple[str, tuple[int, int], str, int]] = []
     ignores = _Ignores(excludes, tracked)
     if use_gitignore:
         ignores.add_parents(real_root, stats, on_skip)
     # The directories being walked, outermost first, each with its device and the entries
     # still to visit.
     stack: list[tuple[str, int, Iterator[os.DirEntry[str]]]] = []
-    entered = _enter(root, "", ignores, use_gitignore, seen_dirs, stats, on_skip)
+    entered = _enter(root, "", ignores, use_gitignore, entered_at, stats, on_skip)
     if entered is None:
         return
     root_dev = entered[0]
@@ -256,49 +263,100 @@ def walk_names(
         try:
             # The listing's file types (d_type) answer without a system call for most entries.
             is_link = entry.is_symlink()
-            plain_file = not is_link and entry.is_file(follow_symlinks=False)
-            if plain_file:
-                is_dir = False
-                key: int | tuple[int, int] = entry.inode() if dev == root_dev \
-                    else (dev, entry.inode())
-            else:
-                if is_link and not inside(os.path.realpath(entry.path), real_root):
-                    stats.symlinks_outside += 1
-                    on_skip(f"{display_path(child_rel)}: symlink out of the scan root, not "
-                            "followed")
+            if not is_link and entry.is_file(follow_symlinks=False):
+                if ignores.active and ignores.ignored(child_rel, False):
+                    stats.ignored += 1
                     continue
-                st = entry.stat(follow_symlinks=True)
-                is_dir = stat.S_ISDIR(st.st_mode)
-                if not is_dir and not stat.S_ISREG(st.st_mode):
-                    stats.special += 1
-                    on_skip(f"{display_path(child_rel)}: not a regular file, skipped")
-                    continue
-                key = st.st_ino if st.st_dev == root_dev else (st.st_dev, st.st_ino)
+                # The inode, for the opener's check, only where the device is known to be
+                # the root's (a mount point below has its own).
+                yield child_rel, False, entry.inode() if dev == root_dev else 0
+                continue
+            real = os.path.realpath(entry.path) if is_link else ""
+            if is_link and not inside(real, real_root):
+                stats.symlinks_outside += 1
+                on_skip(f"{display_path(child_rel)}: symlink out of the scan root, not "
+                        "followed")
+                continue
+            st = entry.stat(follow_symlinks=True)
         except OSError as exc:
             stats.errors.append(f"{display_path(child_rel)}: cannot stat: {exc.strerror or exc}")
             continue
-        if is_dir:
+        if stat.S_ISDIR(st.st_mode):
             if entry.name in _ALWAYS_SKIPPED_DIRS or (
                     ignores.active and ignores.ignored(child_rel, True)):
                 stats.ignored += 1
                 continue
-            entered = _enter(entry.path, child_rel, ignores, use_gitignore, seen_dirs, stats,
+            entered = _enter(entry.path, child_rel, ignores, use_gitignore, entered_at, stats,
                              on_skip)
             if entered is not None:
                 stack.append((child_rel, *entered))
-            continue
-        if ignores.active and ignores.ignored(child_rel, False):
+        elif not stat.S_ISREG(st.st_mode):
+            stats.special += 1
+            on_skip(f"{display_path(child_rel)}: not a regular file, skipped")
+        elif ignores.active and ignores.ignored(child_rel, False):
             stats.ignored += 1
+        elif is_link:
+            links.append((child_rel, (st.st_dev, st.st_ino), real, st.st_nlink))
+        else:
+            yield child_rel, False, st.st_ino if st.st_dev == root_dev else 0
+    if links:
+        yield from _links_to_list(links, root, real_root, excludes, use_gitignore, tracked,
+                                  entered_at)
+
+
+def _links_to_list(
+    links: Sequence[tuple[str, tuple[int, int], str, int]], root: str, real_root: str,
+    excludes: Sequence[str], use_gitignore: bool, tracked: frozenset[str],
+    entered_at: dict[tuple[int, int], str],
+) -> Iterator[Listed]:
+    """The links to files whose file the walk did not list at its own path: that path's
+    directory was not entered, or the file was ignored there. Each file once."""
+    listed: set[tuple[int, int]] = set()
+    for rel, key, real, nlink in links:
+        if key in listed:
             continue
-        if key in seen:
+        listed.add(key)
+        if nlink == 1 and _walked_to(real, root, real_root, excludes, use_gitignore, tracked,
+                                     entered_at):
             continue
-        seen.add(key)
-        yield child_rel, is_link, key if plain_file and isinstance(key, int) else 0
+        # A file with more names than one may have been listed under another: the caller
+        # keeps the first it opens (see walk_names).
+        yield rel, True, 0
+
+
+def _walked_to(real: str, root: str, real_root: str, excludes: Sequence[str],
+               use_gitignore: bool, tracked: frozenset[str],
+               entered_at: dict[tuple[int, int], str]) -> bool:
+    """Whether the walk listed the file at real path `real` (one name only) in its own
+    directory: that directory was entered, and the file's name there not ignored."""
+    try:
+        folder = os.stat(os.path.dirname(real))
+    except OSError:
+        return False
+    at = entered_at.get((folder.st_dev, folder.st_ino))
+    if at is None:
+        return False
+    rel = f"{at}/{os.path.basename(real)}" if at else os.path.basename(real)
+    if not excludes and not use_gitignore:
+        return True
+    # Asked again from the top: the walk has dropped the .gitignore files it used there.
+    quiet = WalkStats()
+    ignores = _Ignores(excludes, tracked)
+    if use_gitignore:
+        ignores.add_parents(real_root, quiet, lambda _: None)
+        parts = rel.split("/")[:-1]
+        for depth in range(len(parts) + 1):
+            folder_rel = "/".join(parts[:depth])
+            path = os.path.join(root, folder_rel, GITIGNORE) if folder_rel \
+                else os.path.join(root, GITIGNORE)
+            if os.path.isfile(path):
+                ignores.add_gitignore(folder_rel, path, quiet, lambda _: None)
+    return not (ignores.active and ignores.ignored(rel, False))
 
 
 def _enter(
     path: str, rel: str, ignores: _Ignores, use_gitignore: bool,
-    seen: set[tuple[int, int]], stats: WalkStats, on_skip: Callable[[str], None],
+    seen: dict[tuple[int, int], str], stats: WalkStats, on_skip: Callable[[str], None],
 ) -> tuple[int, Iterator[os.DirEntry[str]]] | None:
     """The device and sorted entries of a directory the walk enters, its .gitignore taken into
     account; None when it was seen before or cannot be listed."""
@@ -306,7 +364,7 @@ def _enter(
         st = os.stat(path)
         if (st.st_dev, st.st_ino) in seen:
             return None
-        seen.add((st.st_dev, st.st_ino))
+        seen[(st.st_dev, st.st_ino)] = rel
         with os.scandir(path) as scanner:
             entries = sorted(scanner, key=lambda e: e.name)
     except OSError as exc:

@@ -20,7 +20,7 @@ from keys import random_id
 
 from hostile.harness import BUSY_LINE, SLOW_RULE, Process, check, spawn
 
-FILES = 520  # enough that --jobs 2 starts worker processes
+FILES = 2050  # enough that --jobs 2 starts worker processes (2000)
 BATCH = 128  # files per batch (akscan.pipeline.files._BATCH)
 
 
@@ -30,7 +30,7 @@ def busy_tree(root: Path, keys: dict[str, str] | None = None) -> Path:
     tree = root / "tree"
     tree.mkdir()
     for n in range(FILES):
-        name = f"f{n:03}.txt"
+        name = f"f{n:04}.txt"
         text = f"value_{n} = {n}\n" + (BUSY_LINE if n in (0, BATCH) else "")
         if keys is not None and n % 100 == 50:
             keys[name] = random_id()
@@ -119,6 +119,6 @@ def test_files_whose_worker_dies_again_are_reported_not_scanned(tmp_path: Path) 
         time.sleep(0.02)
     result = process.wait()
     check(result, exit=2)
-    assert "f000.txt: not scanned: the worker process scanning it died, also when retried" \
+    assert "f0000.txt: not scanned: the worker process scanning it died, also when retried" \
         in result.stderr
     assert "BrokenProcessPool" not in result.stderr
