@@ -21,8 +21,17 @@ import sys
 _INVISIBLE = "\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 # C0 controls, DEL, C1 controls, the invisible ones above, and lone surrogates (the way Python
 # carries undecodable bytes of a file name).
-_UNSAFE = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_INVISIBLE}\\ud800-\\udfff]")
-_UNSAFE_OR_BACKSLASH = re.compile(f"[\\\\\\x00-\\x1f\\x7f-\\x9f{_INVISIBLE}\\ud800-\\udfff]")
+# Every one of them is unprintable (str.isprintable), so printable text is returned as it is,
+# and these are compiled only for text that needs them: the surrogate range makes `re` build a
+# large character map, a cost every command paid at start-up (issue 14).
+@functools.lru_cache(maxsize=1)
+def _unsafe() -> re.Pattern[str]:
+    return re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{_INVISIBLE}\\ud800-\\udfff]")
+
+
+@functools.lru_cache(maxsize=1)
+def _unsafe_or_backslash() -> re.Pattern[str]:
+    return re.compile(f"[\\\\\\x00-\\x1f\\x7f-\\x9f{_INVISIBLE}\\ud800-\\udfff]")
 
 
 def _code(char: str) -> str:
@@ -39,14 +48,18 @@ def _code(char: str) -> str:
 def escape(text: str) -> str:
     """`text` with every control, bidi-override and undecodable character shown as an escape,
     so printing it cannot move the cursor, clear a line or reorder the text around it."""
-    return _UNSAFE.sub(lambda m: _code(m.group()), text)
+    if text.isprintable():  # no control, format, separator or surrogate: nothing to escape
+        return text
+    return _unsafe().sub(lambda m: _code(m.group()), text)
 
 
 def escape_path(text: str) -> str:
     """A path (already decoded with surrogateescape) in akscan's one display convention:
     `escape`, and a literal backslash doubled, so `a<LF>b` (`a\\x0ab`) and a file really
     named `a\\x0ab` (`a\\\\x0ab`) never look alike."""
-    return _UNSAFE_OR_BACKSLASH.sub(lambda m: _code(m.group()), text)
+    if text.isprintable() and "\\" not in text:
+        return text
+    return _unsafe_or_backslash().sub(lambda m: _code(m.group()), text)
 
 
 def path_from_bytes(raw: bytes) -> str:

@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from akscan import lazyre
+
 BASE64 = "base64"
 HEX = "hex"
 ESCAPE = "escape"
@@ -29,7 +31,7 @@ class Decoded:
 
 # Control characters that never occur in the text of a config or source file: decoded bytes that
 # hold one are binary (an image, a hash, random data), not text worth scanning.
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+_CONTROL = lazyre.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 
 
 def _bytes_to_text(
@@ -75,11 +77,11 @@ def _text_like(head: bytes) -> bool:
 # --- base64 -----------------------------------------------------------------------------------
 
 _B64_CHARS = "A-Za-z0-9+/_\\-"
-_B64_SPAN = re.compile(f"[{_B64_CHARS}]*")
-_B64_PADDED = re.compile(f"[{_B64_CHARS}]*={{0,2}}")
-_B64_LINE = re.compile(f"[ \\t]*([{_B64_CHARS}]+={{0,2}})[ \\t\\r]*")
-_B64_ONLY = re.compile(f"[{_B64_CHARS}]*")
-BASE64_RUN = re.compile(f"(?<![{_B64_CHARS}])[{_B64_CHARS}]{{20,}}={{0,2}}")
+_B64_SPAN = lazyre.compile(f"[{_B64_CHARS}]*")
+_B64_PADDED = lazyre.compile(f"[{_B64_CHARS}]*={{0,2}}")
+_B64_LINE = lazyre.compile(f"[ \\t]*([{_B64_CHARS}]+={{0,2}})[ \\t\\r]*")
+_B64_ONLY = lazyre.compile(f"[{_B64_CHARS}]*")
+BASE64_RUN = lazyre.compile(f"(?<![{_B64_CHARS}])[{_B64_CHARS}]{{20,}}={{0,2}}")
 # `base64` wraps its output at 76 characters and PEM at 64: lines at least this long that hold
 # nothing but base64 continue on the next line.
 _WRAP_LINE = 40
@@ -166,8 +168,8 @@ def _whole_line(text: str, start: int, end: int) -> bool:
 
 
 _INDENT_LIMIT = 256
-_INDENT_BEFORE = re.compile(r"[ \t]*\Z")
-_BLANK_AFTER = re.compile(r"[ \t\r]*(?:\n|\Z)")
+_INDENT_BEFORE = lazyre.compile(r"[ \t]*\Z")
+_BLANK_AFTER = lazyre.compile(r"[ \t\r]*(?:\n|\Z)")
 
 
 def decode_base64(text: str, start: int, end: int) -> Decoded | None:
@@ -202,8 +204,8 @@ def decode_base64(text: str, start: int, end: int) -> Decoded | None:
 
 # --- hex --------------------------------------------------------------------------------------
 
-_HEX_RIGHT = re.compile(r"[0-9A-Fa-f]*")
-HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Za-z])")
+_HEX_RIGHT = lazyre.compile(r"[0-9A-Fa-f]*")
+HEX_RUN = lazyre.compile(r"(?<![0-9A-Za-z])(?:[0-9A-Fa-f]{2}){12,}(?![0-9A-Za-z])")
 
 
 def hex_run_at(text: str, pos: int, limit: int) -> tuple[int, int]:
@@ -231,11 +233,12 @@ def decode_hex(text: str, start: int, end: int) -> Decoded | None:
 
 # --- string escapes and percent-encoding ------------------------------------------------------
 
-_ESCAPE = re.compile(
+_ESCAPE = lazyre.compile(
     r"\\(?:u\{([0-9a-fA-F]{1,6})\}|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|x([0-9a-fA-F]{2})"
     r"|([nrtbfv0\"'\\/`$]))"
 )
-ESCAPE_HINT = re.compile(r"\\(?:u\{?[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|[nrt\"'\\/])")
+ESCAPE_HINT = lazyre.compile(
+    r"\\(?:u\{?[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|[nrt\"'\\/])")
 _SIMPLE = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
 
@@ -273,8 +276,8 @@ def decode_escapes(text: str, start: int, end: int) -> Decoded | None:
     return Decoded("".join(out), begins, ends)
 
 
-_PERCENT = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
-PERCENT_HINT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT = lazyre.compile(r"(?:%[0-9A-Fa-f]{2})+")
+PERCENT_HINT = lazyre.compile(r"%[0-9A-Fa-f]{2}")
 
 
 def decode_percent(text: str, start: int, end: int) -> Decoded | None:
@@ -314,23 +317,23 @@ def _copy(text: str, start: int, end: int, out: list[str], begins: list[int],
 
 # A string literal of token characters (what a split key is made of), with an optional prefix
 # (Python f/r/b/u, C# @ and $); a backslash before a line break continues it on the next line.
-_LITERAL = re.compile(
+_LITERAL = lazyre.compile(
     r"""(?:[fFrRbBuU@$]{1,2})?(["'`])((?:[A-Za-z0-9+/=._\-]|\\\r?\n)*)\1"""
 )
 # Between two pieces: spaces, line breaks, backslash continuations, one + (most languages) or .
 # (PHP) or nothing at all (Python, C and shell put literals side by side).
 _GAP = r"(?:[ \t]|\\?\r?\n|//[^\r\n]*|#[^\r\n]*)"
-_JOINER = re.compile(f"{_GAP}*(?:[+.]{_GAP}*)?")
+_JOINER = lazyre.compile(f"{_GAP}*(?:[+.]{_GAP}*)?")
 # An unquoted token continued on the next line (shell, Java .properties).
-_CONTINUED = re.compile(r"[A-Za-z0-9+/=_\-]+\\\r?\n[ \t]*[A-Za-z0-9+/=_\-]+")
-_CONTINUATION = re.compile(r"\\\r?\n[ \t]*")
+_CONTINUED = lazyre.compile(r"[A-Za-z0-9+/=_\-]+\\\r?\n[ \t]*[A-Za-z0-9+/=_\-]+")
+_CONTINUATION = lazyre.compile(r"\\\r?\n[ \t]*")
 # Where a key is split: at the end of the piece that starts it, a closing quote and the next
 # literal, or a backslash line continuation (SPLIT_AFTER); as a field's value, a literal that
 # the next one continues (SPLIT_VALUE).
-SPLIT_AFTER = re.compile(
+SPLIT_AFTER = lazyre.compile(
     r"""[A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`]""" + _GAP + "*[+.]?" + _GAP
     + r"""*[fFrRbBuU@$]{0,2}["'`])""")
-SPLIT_VALUE = re.compile(
+SPLIT_VALUE = lazyre.compile(
     r"""[fFrRbBuU@$]{0,2}["'`][A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`]""" + _GAP + "*[+.]?"
     + _GAP + r"""*[fFrRbBuU@$]{0,2}["'`])"""
     r"""|[A-Za-z0-9+/=_\-]+\\\r?\n""")

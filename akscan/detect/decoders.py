@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress, repeat
 
+from akscan import lazyre
 from akscan.detect import codec
 from akscan.detect.limits import MAX_HITS_KEPT
 from akscan.errors import RuleError
@@ -47,7 +48,7 @@ _MAX_OFFSETS = 4096  # case-blind offsets checked one by one; past that, a searc
 _HEX_REACH = 4096  # how far from an encoded keyword a hex run is decoded, on either side
 # How far after a key's prefix (LTAI) the piece that starts a split key may end.
 _SPLIT_REACH = 64
-_CREDENTIAL_SHAPE = re.compile(r"\s*[A-Za-z0-9]{16,64}\s*")
+_CREDENTIAL_SHAPE = lazyre.compile(r"\s*[A-Za-z0-9]{16,64}\s*")
 
 
 def encoded_forms(written: str) -> dict[str, str]:
@@ -105,8 +106,18 @@ def written_forms(keyword: bytes, examples: Iterable[str]) -> set[str]:
     """How a keyword is written where it matters: as in the rule's pattern and positive
     examples (LTAI, not ltai; getProfile), or else lower case, upper case and capitalised."""
     word = keyword.decode("ascii")
-    pattern = re.compile(re.escape(word), re.IGNORECASE)
-    seen = {m.group() for example in examples for m in pattern.finditer(example)}
+    lowered = word.lower()
+    seen: set[str] = set()
+    for example in examples:
+        if example.isascii():  # as the pattern below finds, without compiling it (issue 14)
+            folded = example.lower()
+            at = folded.find(lowered)
+            while at >= 0:
+                seen.add(example[at:at + len(word)])
+                at = folded.find(lowered, at + len(word))
+        else:
+            pattern = re.compile(re.escape(word), re.IGNORECASE)
+            seen.update(m.group() for m in pattern.finditer(example))
     return seen or {word.lower(), word.upper(), word.capitalize()}
 
 
@@ -325,15 +336,15 @@ def _find_all(text: str, word: str) -> list[int]:
 # `(?=(?P<name>...))(?P=name)` takes the rest of the name whole (an atomic group, which `re`
 # lacks before Python 3.11): where no value follows, most keywords, it fails at once instead of
 # trying every shorter name.
-_VALUE = re.compile(
+_VALUE = lazyre.compile(
     r"""(?=(?P<name>[\w.\-]{0,30}))(?P=name)\\?["'`]?[ \t]*(?:=>|:=|==|=|:|,|\(|[ \t])[ \t]*"""
     r"""(?:\r?\n[ \t]*)?(?:[A-Za-z_][\w.]{0,40}\([ \t]*)?(?:\([ \t]*(?:\r?\n[ \t]*)?)?"""
     r"""(?:(?P<split>""" + codec.SPLIT_VALUE.pattern + ")"
     r"""|\\?["'`]?(?=[A-Za-z_\-]*[0-9+/=])(?P<run>[A-Za-z0-9+/_\-]{16,}={0,2})(?![(]))""")
 # A name's rest and an assignment, up to the value (for `_role`).
-_ASSIGNED = re.compile(r"""[\w.\-]{0,30}\\?["'`]?[ \t]*(?:=>|:=|==|=|:)[ \t]*\\?["'`]?\Z""")
-_PERCENT_SPLIT = re.compile(r"%2[BbFf]")
-_ESCAPE_OR_PERCENT = re.compile(r"[\\%]")
+_ASSIGNED = lazyre.compile(r"""[\w.\-]{0,30}\\?["'`]?[ \t]*(?:=>|:=|==|=|:)[ \t]*\\?["'`]?\Z""")
+_PERCENT_SPLIT = lazyre.compile(r"%2[BbFf]")
+_ESCAPE_OR_PERCENT = lazyre.compile(r"[\\%]")
 _DECODERS = {codec.ESCAPE: codec.decode_escapes, codec.PERCENT: codec.decode_percent,
              codec.CONCAT: codec.join_literals}
 
@@ -442,12 +453,12 @@ def _token_encoding(text: str, start: int, end: int) -> str:
     return codec.HEX if (end - start) % 2 == 0 and _HEX.fullmatch(run) else codec.BASE64
 
 
-_HEX = re.compile(r"[0-9A-Fa-f]+")
+_HEX = lazyre.compile(r"[0-9A-Fa-f]+")
 # A line that leaves a literal open: it ends with + . or \ (a comment may follow), or the next
 # line starts with one or with a quote.
-_OPEN_END = re.compile(r"[+.\\][ \t\r]*(?:(?://|#)[^\n]*)?\Z")
+_OPEN_END = lazyre.compile(r"[+.\\][ \t\r]*(?:(?://|#)[^\n]*)?\Z")
 _MAX_CONTINUED_LINES = 64
-_OPEN_START = re.compile(r"\n[ \t]*[+.\"'`]")
+_OPEN_START = lazyre.compile(r"\n[ \t]*[+.\"'`]")
 
 
 def _segment(start: int, end: int, decoded: codec.Decoded, name: str) -> Segment:

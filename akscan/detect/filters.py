@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
+
+from akscan import lazyre
 
 # Markers users put on a line to say "this is not a secret". gitleaks' and detect-secrets'
 # markers are honoured, and TruffleHog's and Kingfisher's (issue 13), so that a repository can
@@ -55,15 +56,15 @@ def is_inline_reason(reason: str) -> bool:
 
 # Documentation markers long enough never to occur by chance in a random key (a five-letter word
 # at one place in about 10^6 keys, a seven-letter one in 10^9): anywhere in a value, they mark it.
-_MARKER = re.compile(r"(?i)example|sample|placeholder|dummy|redacted|changeme|replace")
+_MARKER = lazyre.compile(r"(?i)example|sample|placeholder|dummy|redacted|changeme|replace")
 # The fixed start of a credential format: not part of what is judged.
-_FORMAT_PREFIX = re.compile(r"LTAI|STS\.|CAIS")
+_FORMAT_PREFIX = lazyre.compile(r"LTAI|STS\.|CAIS")
 # Words that placeholders are written with (yourAccessKeyIdHere, fake_secret_key, test-key-0001).
-_WORDS = re.compile(
+_WORDS = lazyre.compile(
     r"(?i)access|secret|token|your|fake|test|demo|here|goes|mock|key|ram|sts|oss|my|id"
 )
 # Masking: the end (or start) of a value replaced by four x, X or * (in one case: xXxX is chance).
-_MASKED = re.compile(r"^(?:x{4}|X{4}|\*{4})|(?:x{4}|X{4}|\*{4})$")
+_MASKED = lazyre.compile(r"^(?:x{4}|X{4}|\*{4})|(?:x{4}|X{4}|\*{4})$")
 _FILLER_SHARE = 0.5  # more than this share of a value made of filler makes it a placeholder
 _LONG_RUN = 6  # one character this many times in a row: chance once in 10^8 keys
 

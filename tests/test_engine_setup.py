@@ -1,0 +1,51 @@
+"""Setting up the engine is most of a commit hook's detection cost (issue 14): the keyword
+automaton starts as an NFA (cheap to build) and becomes a DFA once a scan has searched enough
+to pay for one; the two find the same keywords, in the same order."""
+
+from __future__ import annotations
+
+from ahocorasick_rs import BytesAhoCorasick, Implementation
+from hypothesis import given
+from hypothesis import strategies as st
+
+from akscan.detect import engine as engine_module
+from akscan.detect.engine import Engine
+from akscan.rules import builtin_rules_dir, load_rules
+
+RULES = load_rules([builtin_rules_dir()])
+_PIECES = st.sampled_from([
+    b"ltai", b"lt", b"ai", b"secret", b"sec", b"ret", b"acsclient", b"sts.", b"sts", b".",
+    b"cais", b"credential", b"\0", b"x", b"\n", b"tfrbs", b"4c544149", b"u2vjcmv0", b"%4c",
+])
+_CONTENT = st.lists(_PIECES, max_size=16).map(b"".join)
+
+
+@given(st.lists(_CONTENT, min_size=1, max_size=8))
+def test_the_automaton_finds_what_a_dfa_finds_before_and_after_it_becomes_one(
+    contents: list[bytes]
+) -> None:
+    engine = Engine(RULES)
+    keywords = engine._keywords
+    dfa = BytesAhoCorasick(keywords, implementation=Implementation.DFA)
+    automaton = engine_module._Keywords(keywords)
+    for content in contents:  # as an NFA
+        assert automaton.find_matches_as_indexes(content, overlapping=True) == \
+            dfa.find_matches_as_indexes(content, overlapping=True)
+    automaton.find_matches_as_indexes(b"x" * engine_module._DFA_AFTER, overlapping=True)
+    for content in contents:  # as a DFA
+        assert automaton.find_matches_as_indexes(content, overlapping=True) == \
+            dfa.find_matches_as_indexes(content, overlapping=True)
+
+
+def test_an_engine_that_searched_a_lot_prefilters_as_a_fresh_one() -> None:
+    contents = [b"LTAI5tQ", b"my Secret = 1", b"sts.aliyuncs.com", b"TFRBSTV0", b"nothing here"]
+    fresh = Engine(RULES)
+    used = Engine(RULES)
+    used.prefilter_each([b"filler " * (engine_module._DFA_AFTER // 7 + 1)])
+
+    for content in contents:
+        want, got = fresh.prefilter(content.lower()), used.prefilter(content.lower())
+        assert [r.id for r in got.rules] == [r.id for r in want.rules]
+        assert got.hits == want.hits
+    assert [[r.id for r in v.rules] for v in used.prefilter_each(contents)] == \
+        [[r.id for r in v.rules] for v in fresh.prefilter_each(contents)]
