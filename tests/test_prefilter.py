@@ -55,3 +55,10 @@ def test_keyword_case_is_not_checked_without_the_original_bytes() -> None:
     # Only lower-cased bytes: the case cannot be told, so the keyword counts (nothing lost).
     ids = {r.id for r in ENGINE.prefilter(b"requests.get(url)").rules}
     assert "alibaba-sts-access-key-id" in ids
+
+
+def test_sdk_call_keywords_count_only_as_the_sdk_writes_them() -> None:
+    sdk_call = "alibaba-access-key-secret-sdk-call"
+    assert sdk_call not in _woken(b"credentials = load_credentials(); requests.auth(x)")
+    assert sdk_call in _woken(b"cred := credentials.NewAccessKeyCredential(id, s)")
+    assert sdk_call in _woken(b"auth = oss2.AuthV2 (id, s)")
