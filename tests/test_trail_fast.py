@@ -159,22 +159,7 @@ def test_cached_times_are_parse_time(value: str | None) -> None:
     assert fast._time(value) == parse_time(value)
 
 
-def test_reading_a_gzip_input_early_stopped_ends_its_read_ahead_thread() -> None:
-    import sys
-    import threading
-
-    interval = sys.getswitchinterval()
-    lines = [json.dumps({"eventName": "A", "userIdentity": {"accessKeyId": f"LTAI5tKey{n}"}})
-             for n in range(200_000)]
-    records = read_records(io.BytesIO(gzip.compress("\n".join(lines).encode())), ReadStats())
-    assert next(records)[0]["eventName"] == "A"
-    assert any(t.name == "akscan-trail-gunzip" for t in threading.enumerate())
-    records.close()
-    assert not any(t.name == "akscan-trail-gunzip" for t in threading.enumerate())
-    assert sys.getswitchinterval() == interval
-
-
-def test_a_truncated_gzip_input_read_ahead_keeps_what_came_before() -> None:
+def test_a_truncated_gzip_input_keeps_what_came_before() -> None:
     data = gzip.compress("\n".join(json.dumps({"eventName": "A", "n": n})
                                    for n in range(50_000)).encode())
     stats = ReadStats()
