@@ -157,3 +157,27 @@ def test_cached_times_are_parse_time(value: str | None) -> None:
     # Twice: once learning the parts, once from the caches.
     assert fast._time(value) == parse_time(value)
     assert fast._time(value) == parse_time(value)
+
+
+def test_reading_a_gzip_input_early_stopped_ends_its_read_ahead_thread() -> None:
+    import sys
+    import threading
+
+    interval = sys.getswitchinterval()
+    lines = [json.dumps({"eventName": "A", "userIdentity": {"accessKeyId": f"LTAI5tKey{n}"}})
+             for n in range(200_000)]
+    records = read_records(io.BytesIO(gzip.compress("\n".join(lines).encode())), ReadStats())
+    assert next(records)[0]["eventName"] == "A"
+    assert any(t.name == "akscan-trail-gunzip" for t in threading.enumerate())
+    records.close()
+    assert not any(t.name == "akscan-trail-gunzip" for t in threading.enumerate())
+    assert sys.getswitchinterval() == interval
+
+
+def test_a_truncated_gzip_input_read_ahead_keeps_what_came_before() -> None:
+    data = gzip.compress("\n".join(json.dumps({"eventName": "A", "n": n})
+                                   for n in range(50_000)).encode())
+    stats = ReadStats()
+    count = sum(1 for _ in read_records(io.BytesIO(data[:len(data) // 2]), stats))
+    assert 0 < count < 50_000 and count == stats.records
+    assert stats.error and "end-of-stream" in stats.error

@@ -49,22 +49,25 @@ class _Identity(msgspec.Struct):
 
 
 class _Event(msgspec.Struct):
-    # The fields whose presence makes a record an event (events._EVENT_FIELDS) ...
-    eventName: _Text | _Unset = UNSET
+    # The fields read, in the order ActionTrail writes them (msgspec finds each key fastest
+    # then). Those whose presence makes a record an event (events._EVENT_FIELDS) default to
+    # UNSET, the others to None.
     eventId: msgspec.Raw | _Unset = UNSET
-    userIdentity: _Identity | _Unset | None = UNSET
+    eventName: _Text | _Unset = UNSET
     eventSource: _Text | _Unset = UNSET
-    eventType: msgspec.Raw | _Unset = UNSET
-    # ... and the others a call is made of.
     eventTime: _Text = None
-    vpcId: _Text = None
-    sourceIpAddress: _Text = None
+    eventType: msgspec.Raw | _Unset = UNSET
     serviceName: _Text = None
+    sourceIpAddress: _Text = None
     errorCode: _Text = None
     errorMessage: _Text = None
+    userIdentity: _Identity | _Unset | None = UNSET
+    vpcId: _Text = None
 
 
 class _Line(_Event):
+    """A line: an event itself, or the SLS form (then only `event` and `__time__` count)."""
+
     event: str | _Unset = UNSET  # the SLS form: the event as a JSON string
     sls_time: int | str | _Unset | None = msgspec.field(default=UNSET, name="__time__")
     # Containers of events (reader.CONTAINER_KEYS): left to the generic reader.
@@ -74,7 +77,16 @@ class _Line(_Event):
     events: msgspec.Raw | _Unset = UNSET
 
 
+class _Sls(msgspec.Struct):
+    """A line of the SLS form, read as such: its other fields are not looked at (nor are they
+    by to_call when `event` is a string); without `event`, the line is read as a `_Line`."""
+
+    event: str | _Unset = UNSET
+    sls_time: int | str | _Unset | None = msgspec.field(default=UNSET, name="__time__")
+
+
 _decode_line = msgspec.json.Decoder(_Line).decode
+_decode_sls = msgspec.json.Decoder(_Sls).decode
 _decode_event = msgspec.json.Decoder(_Event).decode
 _NOT_TAKEN = (msgspec.MsgspecError, RecursionError, ValueError, OverflowError)
 
@@ -98,14 +110,16 @@ class Folder:
         # A group of calls: raw fields (fast lane) or a Call (generic reader) -> [calls,
         # untimed, first, last]. Insertion order is the order groups were first seen.
         self._groups: dict[Any, list[Any]] = {}
+        self._sls = True  # the last line read was of the SLS form
 
     def take(self, buf: str, pos: int, end: int, number: int) -> tuple[int, int]:
         """Fold the lines of `buf[pos:end]` (`number` is the line number at `pos`) up to the
         first one the fast lane does not read: where that line starts, and its number."""
         groups, trail = self._groups, self.trail
-        decode_line, decode_event, when_of, find = _decode_line, _decode_event, _time, buf.find
+        decode_line, decode_sls, decode_event = _decode_line, _decode_sls, _decode_event
+        when_of, find = _time, buf.find
         hour_of, rest_of, miss = _hours.get, _rests.get, _miss
-        taken = 0
+        taken, without_key, sls = 0, 0, self._sls
         try:
             while pos < end:
                 stop = find("\n", pos, end)
@@ -115,9 +129,17 @@ class Folder:
                 if len(line) > _SHORT and not _plain(line):
                     break
                 try:
-                    record = decode_line(line)
+                    # Lines of one form follow each other: try the form of the last one first.
+                    if sls:
+                        record: _Line | _Sls = decode_sls(line)
+                        if record.event is UNSET:
+                            record, sls = decode_line(line), False
+                    else:
+                        record = decode_line(line)
+                        sls = record.event is not UNSET
                     text = record.event
                     if text is UNSET:
+                        assert isinstance(record, _Line)
                         if (record.Records is not UNSET or record.Events is not UNSET
                                 or record.records is not UNSET or record.events is not UNSET):
                             break
@@ -135,9 +157,9 @@ class Folder:
                         break  # not an event: the generic reader counts it
                     identity = None
                 taken += 1
-                pos, number = stop + 1, number + 1
+                pos = stop + 1
                 if identity is None or not identity.accessKeyId:
-                    trail.add_without_key()
+                    without_key += 1
                     continue
                 clock, when = event.eventTime, None
                 if clock is not None:
@@ -169,7 +191,10 @@ class Folder:
         finally:
             self.stats.records += taken
             self.events += taken
-        return pos, number
+            trail.events += without_key  # as trail.add_without_key() does, once each
+            trail.without_key += without_key
+            self._sls = sls
+        return pos, number + taken
 
     def add_record(self, record: dict[str, Any], line: int) -> None:
         """A record the generic reader decoded: its call joins the groups in order."""
