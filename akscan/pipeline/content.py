@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -199,6 +199,27 @@ def _decode_first(data: bytes) -> bool:
 _BATCH_BYTES = 1 << 20
 
 
+def scan_contents(
+    batch: Sequence[tuple[str, bytes]], engine: Engine, label: Callable[[str], str],
+    limits: archives.Limits = archives.DEFAULT_LIMITS,
+) -> list[tuple[str, ContentResult]]:
+    """(key, result) of each (key, bytes), in order: the keyword prefilter runs once over the
+    batch joined (most contents of a git history hold no keyword at all)."""
+    decode_first = [_decode_first(data) for _, data in batch]
+    plain = [data for (_, data), first in zip(batch, decode_first) if not first]
+    verdicts = iter(engine.prefilter_each(plain) if plain else [])
+    out = []
+    for (key, data), first in zip(batch, decode_first):
+        if first:  # UTF-16, binary or archives: decoded before deciding
+            result = scan_bytes(data, label(key), engine, limits=limits)
+        else:  # no archive (tested above): straight to the content's scan
+            verdict = next(verdicts)
+            result = (_scan_content(data, label(key), engine, (), verdict) if verdict
+                      else ContentResult([], scanned_bytes=len(data)))
+        out.append((key, result))
+    return out
+
+
 def scan_stream(
     contents: Iterable[tuple[str, bytes]], engine: Engine, jobs: int,
     label: Callable[[str], str], handle: Callable[[str, ContentResult], None],
@@ -212,17 +233,7 @@ def scan_stream(
     """
 
     def scan_batch(batch: list[tuple[str, bytes]]) -> list[tuple[str, ContentResult]]:
-        plain = [(key, data) for key, data in batch if not _decode_first(data)]
-        verdicts = engine.prefilter_each([data for _, data in plain]) if plain else []
-        out = [
-            (key, scan_bytes(data, label(key), engine, verdict=verdict) if verdict
-             else ContentResult([], scanned_bytes=len(data)))
-            for (key, data), verdict in zip(plain, verdicts)
-        ]
-        if len(plain) < len(batch):  # UTF-16, binary or archives: decoded before deciding
-            out.extend((key, scan_bytes(data, label(key), engine, limits=limits))
-                       for key, data in batch if _decode_first(data))
-        return out
+        return scan_contents(batch, engine, label, limits)
 
     def batches() -> Iterator[list[tuple[str, bytes]]]:
         batch: list[tuple[str, bytes]] = []

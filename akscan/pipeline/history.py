@@ -1,9 +1,12 @@
 """Scan git history: each unique blob once, each secret reported where it was introduced.
 
-Three git processes run as a pipeline: `git log` lists (commit, path, blob) additions, a
-`cat-file --batch-check` learns their sizes, a `cat-file --batch` streams the contents, and a
-thread pool scans them (the engine releases the GIL). After the blobs come what `git log` does not
-list as files: trees and blobs that tags point at, then commit and tag messages. Only after
+Git processes run as a pipeline: `git log` lists (commit, path, blob) additions, a
+`cat-file --batch-check` learns their sizes, and the contents are read and scanned a batch of
+about a megabyte at a time: with `processes` (the CLI) by worker processes that each read their
+batches through their own `cat-file --batch` (the GIL kept threads to one core), otherwise (a
+fleet worker, which may not start processes) from one `cat-file --batch` by a thread pool. A
+small scan (a push) starts no worker. After the blobs come what `git log` does not list as
+files: trees and blobs that tags point at, then commit and tag messages. Only after
 everything is scanned are the findings attributed: for each (path, secret), the oldest commit
 that added a blob containing that secret at that path introduced it (issue 5).
 
@@ -17,16 +20,17 @@ import itertools
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
 from akscan import git
 from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.model import Finding
 from akscan.pipeline import tip
+from akscan.pipeline.content import scan_contents
 from akscan.pipeline.files import ContentResult, member_suffix, scan_oversized, scan_stream
 from akscan.sources import archives
-from akscan.sources.blobs import read_blobs, read_objects
+from akscan.sources.blobs import blob_sizes, object_sizes, read_blobs, read_objects
 from akscan.sources.git_log import (
     COMMIT_MESSAGE,
     TAG_MESSAGE,
@@ -70,6 +74,10 @@ class HistoryOptions:
     shard: tuple[int, int] = (0, 1)
     since: str | None = None  # only commits more recent than this date, as git log --since
     until: str | None = None  # only commits older than this date, as git log --until
+    # With jobs > 1: scan in worker processes, each reading its share of the objects through
+    # its own git (the CLI); otherwise in threads (inside a fleet worker, which may not start
+    # processes of its own).
+    processes: bool = False
 
 
 def scan_history(
@@ -142,13 +150,36 @@ def scan_history(
         kind = "object" if oid in messages else "blob"
         return f"{path} ({kind} {oid[:12]}, first in {holder})"
 
+    def items() -> Iterator[_Item]:
+        """What message_contents and read_blobs give, as ids and sizes for workers to read."""
+        nonlocal registered
+        for oid, size in blob_sizes(repo, ids, options.max_file_size,
+                                    lambda oid, size: oversized.append((oid, size)),
+                                    missing.append):
+            yield _Item(oid, listing.first_seen[oid][1], "", size)
+        commits = {c.sha: i for i, c in enumerate(listing.commits)
+                   if isinstance(c, Commit) and in_shard(c.sha, options.shard)}
+        for sha, index in commits.items():
+            registered += listing.add(index, COMMIT_MESSAGE, sha)
+        for sha, size in object_sizes(repo, commits, options.max_file_size,
+                                      lambda oid, size: oversized.append((oid, size)),
+                                      missing.append, ("commit",)):
+            messages.add(sha)
+            yield _Item(sha, COMMIT_MESSAGE, listing.commits[commits[sha]].describe(), size,
+                        commit=True)
+        for tag in beyond.tags:
+            if not in_shard(tag.oid, options.shard):
+                continue
+            source = listing.add_source(Tagged(tag.ref, tag.oid, tag.tagger, tag.email, tag.date))
+            if listing.add(source, TAG_MESSAGE, tag.oid):
+                registered += 1
+                messages.add(tag.oid)
+                yield _Item(tag.oid, TAG_MESSAGE, listing.commits[source].describe(),
+                            len(tag.message), data=tag.message)
+
     ids = blobs()
     if options.shard[1] > 1:
         ids = (oid for oid in ids if in_shard(oid, options.shard))
-    contents = itertools.chain(
-        read_blobs(repo, ids, options.max_file_size,
-                   lambda oid, size: oversized.append((oid, size)), missing.append),
-        message_contents())
     by_blob: dict[str, tuple[str, list[Finding]]] = {}  # blob -> (its label, its findings)
 
     def handle(oid: str, result: ContentResult) -> None:
@@ -167,12 +198,28 @@ def scan_history(
             stats.commits = len(listing.commits)
             on_progress(stats)
 
+    def counted(blobs: int, size: int, messages: int) -> None:
+        """Blobs and messages scanned with nothing to tell (a worker counts them)."""
+        stats.blobs_scanned += blobs
+        stats.bytes_scanned += size
+        stats.messages += messages
+        if on_progress is not None:
+            stats.commits = len(listing.commits)
+            on_progress(stats)
+
     def label(oid: str) -> str:
         path, holder = listing.where(oid)
         return f"{path} ({holder})" if oid in messages else f"{path} (blob {oid[:12]})"
 
-    scan_stream(contents, engine, options.jobs, label, handle,
-                archives.Limits(max_member=options.max_file_size))
+    limits = archives.Limits(max_member=options.max_file_size)
+    if options.processes and options.jobs > 1:
+        _scan_in_processes(repo, items(), engine, options.jobs, limits, handle, counted, stats)
+    else:
+        contents = itertools.chain(
+            read_blobs(repo, ids, options.max_file_size,
+                       lambda oid, size: oversized.append((oid, size)), missing.append),
+            message_contents())
+        scan_stream(contents, engine, options.jobs, label, handle, limits)
     # The size limit is for text: a blob over it is streamed, and if binary its printable
     # runs are scanned, as for files; text stays "not scanned".
     large, oversized[:] = oversized[:], []
@@ -211,6 +258,147 @@ def scan_history(
             stats.notes.append(f"whether keys are still at the tip was not worked out: {exc}")
     stats.seconds = time.monotonic() - started
     return findings, stats
+
+
+class _Item(NamedTuple):
+    """An object to scan: read by id from git (a commit: its message), or `data` already.
+    (A tuple: tens of thousands of them are sent to workers.)"""
+
+    key: str
+    path: bytes  # where it first appeared (a message: its pseudo-path)
+    holder: str  # a message's commit or tag (`commit 0123abcd4567`); '' for a blob
+    size: int
+    commit: bool = False
+    data: bytes | None = None
+
+    def label(self) -> str:
+        """How findings and warnings name it (as `scan_history`'s label): worked out only for
+        the few objects that need it, in the worker."""
+        if self.holder:
+            return f"{display(self.path)} ({self.holder})"
+        return f"{display(self.path)} (blob {self.key[:12]})"
+
+
+# Objects of about this many bytes make one batch: one keyword prefilter pass, one message to a
+# worker and back.
+_BATCH_BYTES = 1 << 20
+# Starting workers costs tens of milliseconds: a small range (a pre-push hook) is scanned here.
+_PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+_PARALLEL_MIN_OBJECTS = 2000
+
+
+def _batches(items: Iterator[_Item]) -> Iterator[list[_Item]]:
+    batch: list[_Item] = []
+    size = 0
+    for item in items:
+        batch.append(item)
+        size += item.size
+        if size >= _BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _scan_in_processes(
+    repo: git.Repo, items: Iterator[_Item], engine: Engine, jobs: int, limits: archives.Limits,
+    handle: Callable[[str, ContentResult], None], counted: Callable[[int, int, int], None],
+    stats: HistoryStats,
+) -> None:
+    """Scan the items in `jobs` worker processes (fewer if there are fewer CPUs), each reading
+    the objects of the batches it is given through its own `git cat-file`; results are handled
+    in the items' order. The GIL bounds threads to one core; processes use them all."""
+    def handle_batch(done: _Done) -> None:
+        for oid, result in done.results:
+            handle(oid, result)
+        counted(done.blobs, done.bytes, done.messages)
+
+    batches = _batches(items)
+    # Git log and the size checks run here meanwhile, feeding the workers as they go; until
+    # there is enough to share, the batches are kept, so that a small scan starts no worker.
+    first: list[list[_Item]] = []
+    size = count = 0
+    for batch in batches:
+        first.append(batch)
+        size += sum(item.size for item in batch)
+        count += len(batch)
+        if size >= _PARALLEL_MIN_BYTES or count >= _PARALLEL_MIN_OBJECTS:
+            break
+    else:  # all of it is small
+        _start_worker(engine, repo, limits)
+        try:
+            for batch in first:
+                handle_batch(_scan_batch(batch))
+        finally:
+            _stop_reader()
+        return
+
+    def retried(batch: list[_Item]) -> None:
+        stats.notes.append(f"a worker process died (killed by the system or a signal); its "
+                           f"{len(batch)} object(s) were scanned again in a new one")
+
+    def lost(batch: list[_Item]) -> None:
+        stats.errors.extend(f"{item.label()}: not scanned: the worker process scanning it died, "
+                            "also when retried alone (out of memory?)" for item in batch)
+
+    from akscan.pipeline import workers  # multiprocessing: not for a small range (a hook)
+
+    workers.run_batches(_scan_batch, itertools.chain(first, batches),
+                        min(jobs, workers.usable_cpus()), _start_worker, (engine, repo, limits),
+                        handle_batch, lost, retried)
+
+
+# A worker's engine, repository and limits, and the git that reads its objects.
+_worker: tuple[Engine, git.Repo, archives.Limits] | None = None
+_reader: git.ObjectReader | None = None
+
+
+def _start_worker(engine: Engine, repo: git.Repo, limits: archives.Limits) -> None:
+    global _worker
+    _worker = (engine, repo, limits)
+
+
+def _stop_reader() -> None:
+    global _reader
+    if _reader is not None:
+        reader, _reader = _reader, None
+        reader.close()
+
+
+class _Done(NamedTuple):
+    """A batch scanned: the results with something to tell, in order, and how many of the
+    others were blobs (with their bytes) and messages."""
+
+    results: list[tuple[str, ContentResult]]
+    blobs: int
+    bytes: int
+    messages: int
+
+
+def _scan_batch(batch: list[_Item]) -> _Done:
+    """Read a batch's objects (through this process's one `git cat-file`) and scan them."""
+    global _reader
+    assert _worker is not None, "worker used before _start_worker"
+    engine, repo, limits = _worker
+    if _reader is None:
+        _reader = git.ObjectReader(repo)
+    read = dict(_reader.read([item.key for item in batch if item.data is None]))
+    contents = []
+    for item in batch:
+        data = item.data if item.data is not None else read[item.key]
+        contents.append((item.key, commit_message(data) if item.commit else data))
+    items = {item.key: item for item in batch}
+    told = []
+    blobs = size = messages = 0
+    for key, result in scan_contents(contents, engine, lambda key: items[key].label(), limits):
+        if result.findings or result.errors or result.notes or result.binary:
+            told.append((key, result))
+        elif items[key].holder:
+            messages += 1
+        else:
+            blobs += 1
+            size += result.scanned_bytes
+    return _Done(told, blobs, size, messages)
 
 
 def _report_unreadable(repo: git.Repo, listing: Listing, missing: Sequence[str],

@@ -45,9 +45,9 @@ def usable_cpus() -> int:
 
 
 def run_batches(
-    work: Callable[[list[T]], list[R]], batches: Iterable[list[T]], jobs: int,
+    work: Callable[[list[T]], R], batches: Iterable[list[T]], jobs: int,
     initializer: Callable[..., None], initargs: tuple[Any, ...],
-    handle: Callable[[list[R]], None], lost: Callable[[list[T]], None],
+    handle: Callable[[R], None], lost: Callable[[list[T]], None],
     retried: Callable[[list[T]], None] = lambda _: None,
 ) -> None:
     """Run `work` on each batch in `jobs` processes (each set up by `initializer(*initargs)`),
@@ -71,7 +71,7 @@ class _Worker:
     """One worker process and the batches given to it, oldest (the one it works on) first: a
     pipe each way, so the parent always knows which batch a dead worker had."""
 
-    def __init__(self, work: Callable[[list[T]], list[R]], initializer: Callable[..., None],
+    def __init__(self, work: Callable[[list[T]], R], initializer: Callable[..., None],
                  initargs: tuple[Any, ...]) -> None:
         context = multiprocessing.get_context()
         self.conn, child = context.Pipe()
@@ -100,15 +100,15 @@ class _Worker:
 
 
 class _Pool:
-    def __init__(self, work: Callable[[list[T]], list[R]], jobs: int,
+    def __init__(self, work: Callable[[list[T]], R], jobs: int,
                  initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
         self._start = functools.partial(_Worker, work, initializer, initargs)
         self._jobs = jobs
         self._workers: list[_Worker] = []
 
-    def run(self, batches: Iterator[tuple[int, list[T]]], handle: Callable[[list[R]], None],
+    def run(self, batches: Iterator[tuple[int, list[T]]], handle: Callable[[R], None],
             lost: Callable[[list[T]], None], retried: Callable[[list[T]], None]) -> None:
-        done: dict[int, list[R] | None] = {}  # finished out of order, by index
+        done: dict[int, R | None] = {}  # finished out of order, by index
         waiting: deque[Job] = deque()  # batches to give again after a worker died
         more = True
         next_out = 0
@@ -180,7 +180,7 @@ class _Pool:
         self._workers = []
 
 
-def _serve(conn: Connection, parent: int, work: Callable[[list[T]], list[R]],
+def _serve(conn: Connection, parent: int, work: Callable[[list[T]], R],
            initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
     """A worker's life: set up, then one batch after another until told to stop."""
     _start_worker(parent, initializer, initargs)

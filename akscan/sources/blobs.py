@@ -11,7 +11,16 @@ def read_blobs(
     repo: git.Repo, oids: Iterable[str], max_size: int,
     too_large: Callable[[str, int], None], missing: Callable[[str], None],
 ) -> Iterator[tuple[str, bytes]]:
-    """(id, content) of each blob no larger than `max_size`, in order; see read_objects.
+    """(id, content) of each blob no larger than `max_size`, in order; see read_objects."""
+    return git.object_contents(
+        repo, (oid for oid, _ in blob_sizes(repo, oids, max_size, too_large, missing)))
+
+
+def blob_sizes(
+    repo: git.Repo, oids: Iterable[str], max_size: int,
+    too_large: Callable[[str, int], None], missing: Callable[[str], None],
+) -> Iterator[tuple[str, int]]:
+    """(id, size) of each blob no larger than `max_size`, in order; see object_sizes.
 
     In a partial clone git stops at the first absent blob (it may not fetch it, and will not
     say 'missing'), so the ids are first checked against the blobs stored locally.
@@ -27,7 +36,7 @@ def read_blobs(
                     missing(oid)
 
         oids = present(oids)
-    return read_objects(repo, oids, max_size, too_large, missing, ("blob",))
+    return object_sizes(repo, oids, max_size, too_large, missing, ("blob",))
 
 
 def read_objects(
@@ -42,16 +51,25 @@ def read_objects(
     in the repository (a damaged one) is told to `missing(id)` and the rest is still read.
     """
 
-    def wanted() -> Iterator[str]:
-        for oid, kind, size in git.object_sizes(repo, oids):
-            if kind == "missing":
-                missing(oid)
-                continue
-            if kind not in kinds:
-                continue
-            if size > max_size:
-                too_large(oid, size)
-                continue
-            yield oid
+    wanted = object_sizes(repo, oids, max_size, too_large, missing, kinds)
+    yield from git.object_contents(repo, (oid for oid, _ in wanted))
 
-    yield from git.object_contents(repo, wanted())
+
+def object_sizes(
+    repo: git.Repo, oids: Iterable[str], max_size: int,
+    too_large: Callable[[str, int], None], missing: Callable[[str], None],
+    kinds: Collection[str],
+) -> Iterator[tuple[str, int]]:
+    """(id, size) of each object of one of `kinds` no larger than `max_size`, in order, from
+    `cat-file --batch-check`: what read_objects reads (and tells `too_large` and `missing`
+    of the rest), for a caller that reads the contents elsewhere (scan workers)."""
+    for oid, kind, size in git.object_sizes(repo, oids):
+        if kind == "missing":
+            missing(oid)
+            continue
+        if kind not in kinds:
+            continue
+        if size > max_size:
+            too_large(oid, size)
+            continue
+        yield oid, size
