@@ -96,6 +96,7 @@ SELECT {c['key']}, {c['vpc']}, {c['ip']}, coalesce({c['service']}, {c['source']}
        min({when}), max({when})
 FROM e WHERE coalesce({c['key']}, '') <> '' GROUP BY ALL\"\"\"
 connection = duckdb.connect()
+connection.execute("SET enable_progress_bar = false")  # it would print to standard output
 rows = connection.execute(query, [path]).fetchall()
 threads = connection.execute("SELECT current_setting('threads')").fetchone()[0]
 print(sum(row[7] for row in rows), threads)
@@ -219,9 +220,10 @@ def main() -> int:
                 wall = statistics.median(r.wall for r in runs)
                 cpu = statistics.median(r.cpu for r in runs)
                 rss = max(r.rss for r in runs)
-                medians[tool] = (wall, cpu)
                 bad = [r for r in runs if r.code not in ((0, 1) if tool == "akscan trail"
                                                            else (0,))]
+                if not bad:
+                    medians[tool] = (wall, cpu)
                 note = f"  FAILED: {bad[0].err.strip()[-200:]}" if bad else ""
                 failed |= bool(bad)
                 print(f"  {tool:36} {wall:>7.2f} {cpu:>7.2f} {truth.events / wall:>13,.0f} "
@@ -235,14 +237,15 @@ def main() -> int:
             calls = (document["summary"]["calls_with_permanent_keys"]
                      + document["summary"]["calls_with_sts_keys"]) if document else None
             print(f"  planted patterns: {'all named' if not missing else '; '.join(missing)}")
-            wall, cpu = medians["akscan trail"]
+            wall, cpu = medians.get("akscan trail", (0.0, 0.0))
             for tool, (other_wall, other_cpu) in medians.items():
                 if tool != "akscan trail":
                     print(f"  akscan / {tool.split(':')[0].split(' read_json')[0]}: "
                           f"wall {wall / other_wall:.2f}x, CPU {cpu / other_cpu:.2f}x")
             if duckdb:
-                answer = results["DuckDB read_json + group by"][-1].out.split()
-                if answer:
+                lines = results["DuckDB read_json + group by"][-1].out.strip().splitlines()
+                answer = lines[-1].split() if lines else []
+                if len(answer) == 2 and answer[0].isdigit():
                     agree = "same" if calls == int(answer[0]) else "DIFFERENT"
                     print(f"  calls with an AccessKey: akscan {calls}, DuckDB {answer[0]} "
                           f"({agree}); DuckDB threads: {answer[1]}")
