@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from akscan.detect.engine import Engine
@@ -55,6 +55,23 @@ def test_keyword_case_is_not_checked_without_the_original_bytes() -> None:
     # Only lower-cased bytes: the case cannot be told, so the keyword counts (nothing lost).
     ids = {r.id for r in ENGINE.prefilter(b"requests.get(url)").rules}
     assert "alibaba-sts-access-key-id" in ids
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(_MIXED, max_size=40), st.integers(0, 300_000))
+def test_sparse_prefilter_finds_every_overlapping_keyword_the_plain_one_does(
+    pieces: list[bytes], filler: int
+) -> None:
+    # Keywords inside and across other keywords ("acsclientwith"), at the end of a 256 KiB
+    # chunk and beyond, and chunks dense in keywords, which the sparse search takes whole.
+    content = b"".join(pieces).lower()
+    contents = [content, b" " * filler + content + b"acsclientwith\"sts." + content,
+                (b"ltai\"sts.acsclientwith" * 20_000)[:filler] + content]
+    for lowered in contents:
+        want = ENGINE.prefilter(lowered)
+        got = ENGINE.prefilter_sparse(lowered)
+        assert [r.id for r in got.rules] == [r.id for r in want.rules]
+        assert got.hits == want.hits
 
 
 def test_sdk_call_keywords_count_only_as_the_sdk_writes_them() -> None:

@@ -39,11 +39,20 @@ def pieces(handle: BinaryIO, first: bytes = b"") -> Iterator[tuple[bytes, int]]:
     lines = 0
     while True:
         chunk = handle.read(CHUNK)
-        data = carry + chunk if chunk else carry
         if not chunk:
-            if data:
-                yield data, lines
+            if carry:
+                yield carry, lines
             return
+        start = len(carry) + len(chunk) - _LONGEST_RUN
+        if start >= len(carry):
+            # The cut falls in the chunk: the piece is made in one copy (or none), not two.
+            cut = _run_end(chunk, start - len(carry))
+            piece = b"".join((carry, memoryview(chunk)[:cut])) if carry else chunk[:cut]
+            carry = chunk[cut:]
+            yield piece, lines
+            lines += piece.count(b"\n")
+            continue
+        data = carry + chunk
         cut = _run_end(data, max(0, len(data) - _LONGEST_RUN))
         piece, carry = data[:cut], data[cut:]
         yield piece, lines
