@@ -40,7 +40,7 @@ from akscan.sources.git_log import (
     blob_ids,
     display,
 )
-from akscan.sources.refs import Beyond, beyond_commits, commit_message
+from akscan.sources.refs import Beyond, TagMessage, beyond_commits, commit_message
 
 # Missing objects named one by one on standard error; the rest only with -v.
 _MISSING_SHOWN = 5
@@ -97,10 +97,13 @@ def scan_history(
     listing = Listing(exclude=options.exclude)
     oversized: list[tuple[str, int]] = []
     missing: list[str] = []
+
+    def too_large(oid: str, size: int) -> None:
+        oversized.append((oid, size))
+
     beyond = Beyond()
     if "--all" in revisions and options.since is None and options.until is None:
-        beyond = beyond_commits(repo, options.max_file_size,
-                                lambda oid, size: oversized.append((oid, size)), missing.append)
+        beyond = beyond_commits(repo, options.max_file_size, too_large, missing.append)
         revisions = [*revisions, *beyond.stash]
     if options.since is not None:
         revisions = [f"--since={options.since}", *revisions]
@@ -122,18 +125,18 @@ def scan_history(
             if listing.add(listing.add_source(Tagged(ref, tag)), name, blob):
                 yield blob
 
-    def message_contents() -> Iterator[tuple[str, bytes]]:
-        """Commit messages, read after the log has listed every commit, then tag messages."""
+    def listed_commits() -> dict[str, int]:
+        """The commits whose messages are scanned (id -> listing index), each now listed."""
         nonlocal registered
         commits = {c.sha: i for i, c in enumerate(listing.commits)
                    if isinstance(c, Commit) and in_shard(c.sha, options.shard)}
         for sha, index in commits.items():
             registered += listing.add(index, COMMIT_MESSAGE, sha)
-        for sha, data in read_objects(repo, commits, options.max_file_size,
-                                      lambda oid, size: oversized.append((oid, size)),
-                                      missing.append, ("commit",)):
-            messages.add(sha)
-            yield sha, commit_message(data)
+        return commits
+
+    def listed_tags() -> Iterator[tuple[TagMessage, int]]:
+        """The annotated tags whose messages are scanned, each listed: (tag, its source)."""
+        nonlocal registered
         for tag in beyond.tags:
             if not in_shard(tag.oid, options.shard):
                 continue
@@ -141,7 +144,16 @@ def scan_history(
             if listing.add(source, TAG_MESSAGE, tag.oid):
                 registered += 1
                 messages.add(tag.oid)
-                yield tag.oid, tag.message
+                yield tag, source
+
+    def message_contents() -> Iterator[tuple[str, bytes]]:
+        """Commit messages, read after the log has listed every commit, then tag messages."""
+        for sha, data in read_objects(repo, listed_commits(), options.max_file_size, too_large,
+                                      missing.append, ("commit",)):
+            messages.add(sha)
+            yield sha, commit_message(data)
+        for tag, _ in listed_tags():
+            yield tag.oid, tag.message
 
     def describe(oid: str) -> str:
         if oid not in listing.first_seen:
@@ -151,31 +163,19 @@ def scan_history(
         return f"{path} ({kind} {oid[:12]}, first in {holder})"
 
     def items() -> Iterator[_Item]:
-        """What message_contents and read_blobs give, as ids and sizes for workers to read."""
-        nonlocal registered
-        for oid, size in blob_sizes(repo, ids, options.max_file_size,
-                                    lambda oid, size: oversized.append((oid, size)),
+        """What read_blobs and message_contents give, as ids and sizes for workers to read."""
+        for oid, size in blob_sizes(repo, ids, options.max_file_size, too_large,
                                     missing.append):
             yield _Item(oid, listing.first_seen[oid][1], "", size)
-        commits = {c.sha: i for i, c in enumerate(listing.commits)
-                   if isinstance(c, Commit) and in_shard(c.sha, options.shard)}
-        for sha, index in commits.items():
-            registered += listing.add(index, COMMIT_MESSAGE, sha)
-        for sha, size in object_sizes(repo, commits, options.max_file_size,
-                                      lambda oid, size: oversized.append((oid, size)),
+        commits = listed_commits()
+        for sha, size in object_sizes(repo, commits, options.max_file_size, too_large,
                                       missing.append, ("commit",)):
             messages.add(sha)
             yield _Item(sha, COMMIT_MESSAGE, listing.commits[commits[sha]].describe(), size,
                         commit=True)
-        for tag in beyond.tags:
-            if not in_shard(tag.oid, options.shard):
-                continue
-            source = listing.add_source(Tagged(tag.ref, tag.oid, tag.tagger, tag.email, tag.date))
-            if listing.add(source, TAG_MESSAGE, tag.oid):
-                registered += 1
-                messages.add(tag.oid)
-                yield _Item(tag.oid, TAG_MESSAGE, listing.commits[source].describe(),
-                            len(tag.message), data=tag.message)
+        for tag, source in listed_tags():
+            yield _Item(tag.oid, TAG_MESSAGE, listing.commits[source].describe(),
+                        len(tag.message), data=tag.message)
 
     ids = blobs()
     if options.shard[1] > 1:
@@ -217,7 +217,7 @@ def scan_history(
     else:
         contents = itertools.chain(
             read_blobs(repo, ids, options.max_file_size,
-                       lambda oid, size: oversized.append((oid, size)), missing.append),
+                       too_large, missing.append),
             message_contents())
         scan_stream(contents, engine, options.jobs, label, handle, limits)
     # The size limit is for text: a blob over it is streamed, and if binary its printable
