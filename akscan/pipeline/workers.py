@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection, wait
 from types import FrameType
 from typing import Any, TypeVar
 
-from akscan.errors import AkscanError
+from akscan.errors import AkscanError, Terminated
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -220,10 +220,6 @@ def _die_with_parent() -> None:
         pass
 
 
-class _Stop(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: stop as for Ctrl-C."""
-
-
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
@@ -231,7 +227,7 @@ def _stop_on_signals() -> Iterator[None]:
         return
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        raise _Stop(signal.Signals(signum).name)
+        raise Terminated(signal.Signals(signum).name)
 
     previous = {signum: signal.signal(signum, stop) for signum in _STOPPING_SIGNALS}
     try:
