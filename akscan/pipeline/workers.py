@@ -37,6 +37,18 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _SETTLE_SECONDS = 5.0
 
 
+def retried_note(count: int, what: str) -> str:
+    """What a run says of a batch run again because its worker died (`what`: "file(s)")."""
+    return (f"a worker process died (killed by the system or a signal); its {count} {what} "
+            "were scanned again in a new one")
+
+
+def lost_error(label: str) -> str:
+    """What a run says of each item whose worker died again, with its batch run alone."""
+    return (f"{label}: not scanned: the worker process scanning it died, also when retried "
+            "alone (out of memory?)")
+
+
 def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity), at least 1."""
     if hasattr(os, "sched_getaffinity"):
