@@ -171,23 +171,35 @@ class Engine:
                 offsets.append(start)
         return self._selected(found, original)
 
-    def prefilter_sparse(self, lowered: bytes) -> Prefiltered:
-        """`prefilter(lowered)`, faster where keywords are rare (binary content): a leftmost-first
-        search skips ahead between candidates (16x faster than an overlapping one on a 150 MB
-        executable), then an overlapping search of each leftmost match and the `longest - 1`
-        bytes after it finds every keyword starting there. Each occurrence starts inside some
-        leftmost match, so the hits are the same; a chunk dense in keywords is searched whole."""
+    def prefilter_sparse(self, content: bytes,
+                         lower: Callable[[bytes], bytes] | None = None) -> Prefiltered:
+        """`prefilter` of `content` lower-cased, faster where keywords are rare (binary content):
+        a leftmost-first search skips ahead between candidates (16x faster than an overlapping
+        one on a 150 MB executable), then an overlapping search of each leftmost match and the
+        `longest - 1` bytes after it finds every keyword starting there. Each occurrence starts
+        inside some leftmost match, so the hits are the same; a chunk dense in keywords is
+        searched whole.
+
+        `lower` makes a piece of `content` into the bytes searched, offset for offset (binary
+        content's printable runs, lower-cased); without it, `content` is searched as it is (it
+        is lower-cased already). Made a chunk at a time, they stay in the processor's cache:
+        made whole, a 150 MB executable's cost 1.6x as much."""
         if self._automaton is None:
             return Prefiltered(list(self._always), {})
         if self._leftmost is None:
             self._leftmost = BytesAhoCorasick(self._keywords, matchkind=MatchKind.LeftmostFirst,
                                               implementation=Implementation.DFA)
         found: dict[int, list[int]] = {}
-        view = memoryview(lowered)
         longest = self._longest
-        for base in range(0, len(lowered), _PREFILTER_CHUNK):
-            end = min(len(lowered), base + _PREFILTER_CHUNK)
-            piece = view[base:end + longest - 1]
+        # `searched[at - shift]` is the searched byte at offset `at` of the content.
+        searched = memoryview(content)
+        shift = 0
+        for base in range(0, len(content), _PREFILTER_CHUNK):
+            end = min(len(content), base + _PREFILTER_CHUNK)
+            if lower is not None:
+                # (a keyword kept starts before `end`: it ends before `end + longest - 1`)
+                searched, shift = memoryview(lower(content[base:end + longest - 1])), base
+            piece = searched[base - shift:end + longest - 1 - shift]
             leftmost = self._leftmost.find_matches_as_indexes(piece)
             if len(leftmost) > _PREFILTER_CHUNK // 256:
                 spans = [(base, end)]
@@ -196,7 +208,7 @@ class Engine:
                 spans = _merge((base + start, base + stop) for _, start, stop in leftmost
                                if base + start < end)
             for start, stop in spans:
-                part = view[start:stop + longest - 1]
+                part = searched[start - shift:stop + longest - 1 - shift]
                 stop = min(stop, end)
                 for index, at, _ in self._automaton.find_matches_as_indexes(part,
                                                                             overlapping=True):
