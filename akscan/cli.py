@@ -18,7 +18,7 @@ from types import FrameType
 from typing import Any
 
 from akscan import __version__
-from akscan.errors import AkscanError
+from akscan.errors import AkscanError, Terminated
 from akscan.report import output
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AkscanError as exc:
         _error(str(exc))
     except KeyboardInterrupt as exc:
-        why = f" ({exc.args[0]})" if isinstance(exc, _Terminated) and exc.args else ""
+        why = f" ({exc.args[0]})" if isinstance(exc, Terminated) and exc.args else ""
         _error(f"interrupted{why}", prefix="akscan: ")
         return EXIT_INTERRUPTED
     except BrokenPipeError:
@@ -133,17 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_ERROR
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: stop as for Ctrl-C, through the boundary, so no partial report stays."""
-
-
 def _stop_on_signals() -> dict[int, Any]:
     """Turn SIGTERM and SIGHUP into an interruption for the whole run; the previous handlers."""
     if threading.current_thread() is not threading.main_thread():
         return {}
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        raise _Terminated(signal.Signals(signum).name)
+        raise Terminated(signal.Signals(signum).name)
 
     return {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
 

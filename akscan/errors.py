@@ -13,3 +13,8 @@ class RuleError(AkscanError):
 
 class ConfigError(AkscanError):
     """A configuration file or option that is invalid."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (its name is the one argument): stop as for Ctrl-C, through the CLI's
+    boundary, so no partial report stays and the message names the signal."""

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,3 +36,33 @@ def write(path: Path, text: str) -> Path:
 
 def by_secret(findings: list[dict[str, Any]], sha256: str) -> list[dict[str, Any]]:
     return [f for f in findings if f["secret_sha256"] == sha256]
+
+
+def run_on_a_terminal(args: list[str], cwd: Path, stream: str = "stdout", **env: str) -> str:
+    """Run `python -m akscan ARGS` with `stream` ("stdout" or "stderr") on a pseudo-terminal;
+    what it wrote there (the other stream goes nowhere)."""
+    master, slave = os.openpty()
+    out, err = (slave, subprocess.DEVNULL) if stream == "stdout" else (subprocess.DEVNULL, slave)
+    proc = subprocess.Popen([sys.executable, "-m", "akscan", *args], stdout=out, stderr=err,
+                            cwd=cwd, env=subprocess_env(**env))
+    os.close(slave)
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if not ready:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=60)
+    finally:
+        os.close(master)
+    return b"".join(chunks).decode("utf-8", "replace")

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from helpers import RunCli, ScanJson, subprocess_env, write
+from helpers import RunCli, ScanJson, run_on_a_terminal, subprocess_env, write
 from keys import random_id, random_secret, random_token
 
 import akscan
@@ -241,34 +238,6 @@ def test_closed_stdout_does_not_end_in_a_traceback(tmp_path: Path) -> None:
 
 
 # --- colour ---------------------------------------------------------------------------------
-
-
-def run_on_a_terminal(args: list[str], cwd: Path, **env: str) -> str:
-    """Run `python -m akscan ARGS` with standard output on a pseudo-terminal."""
-    master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "akscan", *args], stdout=slave,
-                            stderr=subprocess.DEVNULL, cwd=cwd, env=subprocess_env(**env))
-    os.close(slave)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 1.0)
-            if not ready:
-                if proc.poll() is not None:
-                    break
-                continue
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            chunks.append(data)
-        proc.wait(timeout=60)
-    finally:
-        os.close(master)
-    return b"".join(chunks).decode("utf-8", "replace")
 
 
 def test_terminal_output_is_coloured_unless_no_color_is_set(tmp_path: Path) -> None:

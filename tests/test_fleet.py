@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fleetgen import Fleet, build, locations, parse, sha
 from gitrepo import Repo
-from helpers import RunCli
+from helpers import RunCli, run_on_a_terminal
 from keys import env_file, new_key
 
 from akscan.fleet.store import STORE_NAME, Store
@@ -365,3 +365,34 @@ def test_validate_tests_each_distinct_pair_once_however_many_places(
     assert len(findings) == 8  # ID and secret at four places
     assert {f["validation"]["status"] for f in findings} == {"live"}
     assert len(calls) == 1
+
+
+def test_progress_is_one_line_on_a_terminal_cleared_before_the_summary(
+    fleet: Fleet, tmp_path: Path
+) -> None:
+    args = ["fleet", "--cache", str(tmp_path / "cache"), "-j", "1", "--format", "json",
+            "-o", str(tmp_path / "report.json"), *fleet.names]
+    shown = run_on_a_terminal(args, tmp_path, stream="stderr")
+
+    total = len(fleet.names)
+    updates = shown.split("\r\033[K")
+    # Every update overwrites the one before; the last says all were done, then it is wiped.
+    progress = [u for u in updates if u.startswith("akscan: ") and " repositories, " in u]
+    assert progress and progress[-1].startswith(f"akscan: {total}/{total} repositories, ")
+    assert "new finding(s), ETA " in progress[-1]
+    assert not any("\n" in u for u in progress)  # never a line of its own in the scrollback
+    # What follows (warnings, the summary) are whole lines; a terminal ends lines with \r\n.
+    after = shown[shown.rindex("\r\033[K") + len("\r\033[K"):].replace("\r\n", "\n")
+    assert after.startswith("akscan: ") and "\r" not in after
+    assert after.endswith(" new location(s))\n")  # the summary, last
+
+
+def test_no_progress_when_quiet_or_not_on_a_terminal(
+    fleet: Fleet, run_cli: RunCli, tmp_path: Path
+) -> None:
+    quiet = run_on_a_terminal(["fleet", "--cache", str(tmp_path / "cache"), "-q", "-j", "1",
+                               "-o", str(tmp_path / "report.json"), *fleet.names],
+                              tmp_path, stream="stderr")
+    assert "\033[K" not in quiet
+    _, _, err = run_fleet(run_cli, tmp_path / "cache2", *fleet.names)
+    assert "\033[K" not in err and "\r" not in err

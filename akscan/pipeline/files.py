@@ -291,12 +291,10 @@ def _scan_in_processes(work: Iterator[Work], roots: Sequence[_Root], engine: Eng
             handle(counted)
 
     def retried(batch: list[Work]) -> None:
-        stats.notes.append(f"a worker process died (killed by the system or a signal); its "
-                           f"{len(batch)} file(s) were scanned again in a new one")
+        stats.notes.append(workers.retried_note(len(batch), "file(s)"))
 
     def lost(batch: list[Work]) -> None:
-        stats.errors.extend(f"{_display(one, roots)}: not scanned: the worker process scanning "
-                            "it died, also when retried alone (out of memory?)" for one in batch)
+        stats.errors.extend(workers.lost_error(_display(one, roots)) for one in batch)
 
     def batches() -> Iterator[list[Work]]:
         while batch := list(itertools.islice(work, _BATCH)):

@@ -333,15 +333,13 @@ def _scan_in_processes(
             _stop_reader()
         return
 
+    from akscan.pipeline import workers  # multiprocessing: not for a small range (a hook)
+
     def retried(batch: list[_Item]) -> None:
-        stats.notes.append(f"a worker process died (killed by the system or a signal); its "
-                           f"{len(batch)} object(s) were scanned again in a new one")
+        stats.notes.append(workers.retried_note(len(batch), "object(s)"))
 
     def lost(batch: list[_Item]) -> None:
-        stats.errors.extend(f"{item.label()}: not scanned: the worker process scanning it died, "
-                            "also when retried alone (out of memory?)" for item in batch)
-
-    from akscan.pipeline import workers  # multiprocessing: not for a small range (a hook)
+        stats.errors.extend(workers.lost_error(item.label()) for item in batch)
 
     workers.run_batches(_scan_batch, itertools.chain(first, batches),
                         min(jobs, workers.usable_cpus()), _start_worker, (engine, repo, limits),

@@ -25,7 +25,7 @@ from multiprocessing.connection import Connection, wait
 from types import FrameType
 from typing import Any, TypeVar
 
-from akscan.errors import AkscanError
+from akscan.errors import AkscanError, Terminated
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -35,6 +35,18 @@ _STOPPING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP"
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 # Seconds to wait for a worker to exit once told to, or killed.
 _SETTLE_SECONDS = 5.0
+
+
+def retried_note(count: int, what: str) -> str:
+    """What a run says of a batch run again because its worker died (`what`: "file(s)")."""
+    return (f"a worker process died (killed by the system or a signal); its {count} {what} "
+            "were scanned again in a new one")
+
+
+def lost_error(label: str) -> str:
+    """What a run says of each item whose worker died again, with its batch run alone."""
+    return (f"{label}: not scanned: the worker process scanning it died, also when retried "
+            "alone (out of memory?)")
 
 
 def usable_cpus() -> int:
@@ -220,10 +232,6 @@ def _die_with_parent() -> None:
         pass
 
 
-class _Stop(KeyboardInterrupt):
-    """SIGTERM or SIGHUP: stop as for Ctrl-C."""
-
-
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
@@ -231,7 +239,7 @@ def _stop_on_signals() -> Iterator[None]:
         return
 
     def stop(signum: int, _frame: FrameType | None) -> None:
-        raise _Stop(signal.Signals(signum).name)
+        raise Terminated(signal.Signals(signum).name)
 
     previous = {signum: signal.signal(signum, stop) for signum in _STOPPING_SIGNALS}
     try:

@@ -199,25 +199,6 @@ class _Ignores:
 Listed = tuple[str, bool, int]
 
 
-def walk(
-    root: str,
-    excludes: Sequence[str],
-    use_gitignore: bool,
-    stats: WalkStats,
-    on_skip: Callable[[str], None] = lambda _: None,
-    tracked: frozenset[str] = frozenset(),
-) -> Iterator[FileItem]:
-    """Every file to scan under `root` (a directory), in a stable order (depth first, by name).
-    `tracked`: the paths under `root` that git tracks, scanned even if .gitignore names them."""
-    real_root = os.path.realpath(root)
-    dev = 0
-    for rel, link, ino in walk_names(root, excludes, use_gitignore, stats, on_skip, tracked):
-        if ino and not dev:
-            dev = os.stat(real_root).st_dev
-        yield FileItem(os.path.join(root, rel), display_path(rel), 0, real_root, link,
-                       ino=ino, dev=dev)
-
-
 def walk_names(
     root: str,
     excludes: Sequence[str],
@@ -226,7 +207,9 @@ def walk_names(
     on_skip: Callable[[str], None] = lambda _: None,
     tracked: frozenset[str] = frozenset(),
 ) -> Iterator[Listed]:
-    """`walk`, as light tuples (see `Listed`): no object per file beyond one tuple, no system
+    """Every file to scan under `root` (a directory), in a stable order (depth first, by name),
+    as light tuples (see `Listed`). `tracked`: the paths under `root` that git tracks, scanned
+    even if .gitignore names them. No object per file beyond one tuple, no system
     call per file beyond the directory listings, and nothing kept per file, so memory does
     not grow with the number of files.
 
