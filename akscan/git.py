@@ -36,6 +36,9 @@ _FIXED_CONFIG = ("--no-replace-objects", "-c", "log.showSignature=false",
 # remote, one round trip per object. Missing objects are reported instead.
 _OFFLINE = {"GIT_NO_LAZY_FETCH": "1"}
 _READ_SIZE = 1 << 20
+# A feed is handed to git at least every this many bytes (about a hundred object ids): `cat-file
+# --batch-check` can then size the first blobs while `git log` still lists the rest.
+_FEED_FLUSH = 4096
 
 
 class GitError(AkscanError):
@@ -216,12 +219,19 @@ class Process:
     def _write(self, lines: Iterable[bytes]) -> None:
         stdin = self._proc.stdin
         assert stdin is not None
+        pending = 0  # bytes written since the last flush
         try:
             for line in lines:
                 if line:
                     stdin.write(line)
-                else:  # an empty item: what was fed so far is wanted now (ObjectReader)
-                    stdin.flush()
+                    pending += len(line)
+                    if pending < _FEED_FLUSH:
+                        continue
+                # An empty item: what was fed so far is wanted now (ObjectReader). Otherwise
+                # git gets the ids a few kilobytes at a time as they are made (by a streamed
+                # `git log`), not only when the megabyte buffer fills or the feed ends.
+                stdin.flush()
+                pending = 0
         except BrokenPipeError:
             pass  # git stopped reading; its exit status says why
         except BaseException as exc:  # re-raised in the reading thread by close()
