@@ -44,7 +44,8 @@ def _pieces(rng: random.Random) -> list[Callable[[], bytes]]:
         b"STS.", b"sts.", b'"STS.', b"'STS.", b"CAIS", b"?OSSAccessKeyId=",
         b"&x-oss-credential=", b'variable "oss_sk" {\n  default = "', b'variable "',
         b"AcsClient(", b"oss2.Auth(", b"getProfile(", b"NewAccessKeyCredential(",
-        b"oss2.StsAuth(", b"\x1b[0;32m", b"\\u001b[1;31m", b"\\033[0m",
+        b"oss2.StsAuth(", b"StaticAKCredentialsProvider(", b"NewClientWithAccessKey(",
+        b"alicloud_cloud_secret=", b"oss-secret: ", b"\x1b[0;32m", b"\\u001b[1;31m", b"\\033[0m",
     ]
     made = [run, run, token, lambda: random_id().encode(), lambda: random_secret().encode(),
             lambda: random_sts_id().encode(), lambda: random_token(44).encode()]

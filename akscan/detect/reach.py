@@ -48,11 +48,14 @@ _PROVEN: dict[str, tuple[str, Bound]] = {
     # "CAIS", at most 6000 base64 characters each written in at most 3 ("%2B"), and at most
     # "%3D%3D" (6): 18,010 characters from its "cais" hit; look-behind and look-ahead one each.
     "alibaba-sts-security-token": ("68fa2c5478e7a99d", Bound(around=(8, 18_016))),
-    # Starts with the name (letters); its only look-behind comes after the assignment, which is
-    # never empty: nothing before the start is read.
-    "alibaba-access-key-secret": ("4d90c4b8021cd8fd", Bound(behind=8)),
-    # Starts with an SDK name, no look-behind.
-    "alibaba-access-key-secret-sdk-call": ("5971a0a81cc8eafc", Bound(behind=8)),
+    # Starts at its "secret", and looks back over it and at most 15 characters before it for
+    # the rest of the name ("alicloud", a separator, "cloud", a separator); its other
+    # look-behind comes after the assignment, which is never empty.
+    "alibaba-access-key-secret": ("d358748169f5d61f", Bound(behind=16)),
+    # Starts at an SDK name's keyword; looking back for the rest of the name reads at most 8
+    # characters before it ("StsToken" or "StaticAK" before "Credential", "New" before
+    # "ClientWith").
+    "alibaba-access-key-secret-sdk-call": ("f2e441f17018a10b", Bound(behind=16)),
     # `\b` before "variable" reads one character before the start.
     "alibaba-access-key-secret-terraform-variable": ("6659ee5872b2844b", Bound(behind=8)),
     # Starts with a quote, no look-behind.
