@@ -16,7 +16,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
@@ -55,14 +55,19 @@ _MAX_WINDOWS = 10_000
 _UNKNOWN = reach.Bound(behind=-1)  # a rule's bound not looked up yet
 
 
-@dataclass
+# The engine's own records are plain classes and NamedTuples, not dataclasses: a dataclass
+# costs ten times as much to define, and a commit hook defines every class it imports (issue 14).
 class ScanResult:
-    findings: list[Finding] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    """The findings in one fragment, and warnings (a rule that timed out)."""
+
+    __slots__ = ("findings", "warnings")
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.warnings: list[str] = []
 
 
-@dataclass(frozen=True)
-class Prefiltered:
+class Prefiltered(NamedTuple):
     """The keyword prefilter's verdict on one content: the rules worth running, and where
     keywords and encoded forms of keywords occur, for the decoders."""
 
@@ -75,8 +80,7 @@ class Prefiltered:
         return bool(self.rules or self.hits)
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     rule: Rule
     start: int
     end: int

@@ -18,14 +18,12 @@ matches; the proof only says how many characters before a match's start its look
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from akscan.rules import Rule
 
 
-@dataclass(frozen=True)
-class Bound:
+class Bound(NamedTuple):  # (not a dataclass: the engine, which a commit hook imports, uses it)
     # characters before a match's start that matching it may read (rules with a keyword_window)
     behind: int = 0
     # (before, after) a keyword hit: where a match holding it, and all it reads, lies (rules
@@ -67,6 +65,8 @@ _PROVEN: dict[str, tuple[str, Bound]] = {
 
 def fingerprint(rule: Rule) -> str:
     """What a bound was proven for: the rule's pattern and keywords."""
+    import hashlib  # (when a binary is first scanned, not when a commit hook starts)
+
     source = getattr(rule.pattern, "pattern", "")
     text = "\0".join([str(source), *(k.decode("latin-1") for k in rule.keywords)])
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
