@@ -6,6 +6,12 @@ keys as ASCII runs. Only rules precise enough to trust without the surrounding t
 secret-near-an-ID rule and the decoders, which would read noise into random bytes, do not.
 A binary file of any size is read in pieces, so it costs time in proportion to its size and a
 bounded amount of memory; --max-file-size limits text, which is held whole.
+
+Most large binaries hold keywords ("secret", "credential") but no key. Their keywords are found
+on printable bytes made a chunk at a time, and the rules first run only on small windows around
+the hits (`Engine.could_find`, with bounds proven per pattern in `detect.reach`); the whole
+printable text is made and scanned only when a rule matches in one, so the findings are those
+of the whole text (issue 14).
 """
 
 from __future__ import annotations
