@@ -48,9 +48,9 @@ _DFA_AFTER = 1 << 20
 # Keywords per leftmost-first automaton of `_Sparse`: small sets that the automaton can skip
 # through with its SIMD prefilter (Teddy) instead of stepping through every byte.
 _GROUP_SIZE = 32
-# Contents of at least this many bytes are searched by `_Sparse`: below it, building its
-# automata costs more than it saves.
-_SPARSE_FROM = 1 << 16
+# Contents of at least this many bytes are searched by `_Sparse`: below it, one overlapping
+# search costs less than its eight calls (4 KiB: 9 us against 13; 64 KiB: 126 us against 86).
+_SPARSE_FROM = 1 << 14
 # Enough of a very long line for a report; the whole line is still used for suppression.
 _LINE_TEXT_LIMIT = 400
 # Lines around a decoded span that are scanned again with it: context rules and pairing look
