@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from keys import random_id, random_secret
 
+from akscan.detect import engine
 from akscan.detect.engine import Engine
 from akscan.pipeline.content import scan_contents
 from akscan.rules import builtin_rules_dir, load_rules
+from akscan.sources.printable import printable_lowered
 
 ENGINE = Engine(load_rules([builtin_rules_dir()]))
 # Keywords cut into pieces and mixed with filler, so that contents hold whole keywords, keywords
@@ -90,7 +93,7 @@ def test_sdk_call_keywords_count_only_as_the_sdk_writes_them() -> None:
 def test_prefilter_each_of_a_large_batch_finds_what_prefilter_finds(
     contents: list[bytes], filler: int
 ) -> None:
-    # Past 64 KiB a batch is searched by small groups of keywords (leftmost-first), then
+    # Past 16 KiB a batch is searched by small groups of keywords (leftmost-first), then
     # overlapping only around what they found, and a chunk dense in keywords whole: the hits
     # must be those of one overlapping search, across 256 KiB chunks too.
     contents = [*contents[:-1], b" " * filler + contents[-1], b"x" * 70_000,
@@ -119,3 +122,20 @@ def test_keys_in_text_that_is_not_ascii_are_found_as_in_ascii_text() -> None:
 
     assert found(text) == found(ascii_text)
     assert len(found(text)) >= 12
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(_PIECES, _ENCODED, st.sampled_from([b"\x00\x01", b'variable\x00"'])),
+                max_size=60), st.sampled_from([16, 64, 1000]))
+def test_sparse_prefilter_making_the_searched_bytes_a_chunk_at_a_time_finds_the_same_hits(
+    pieces: list[bytes], chunk: int
+) -> None:
+    # Binary content's printable runs are made chunk by chunk, as the search goes: keywords
+    # across a chunk's end, and leftmost matches that reach into the next one, are still found.
+    content = b"".join(pieces) * 3
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "_PREFILTER_CHUNK", chunk)
+        want = ENGINE.prefilter_sparse(printable_lowered(content))
+        got = ENGINE.prefilter_sparse(content, printable_lowered)
+    assert [r.id for r in got.rules] == [r.id for r in want.rules]
+    assert got.hits == want.hits == ENGINE.prefilter(printable_lowered(content)).hits
