@@ -49,3 +49,28 @@ def test_an_engine_that_searched_a_lot_prefilters_as_a_fresh_one() -> None:
         assert got.hits == want.hits
     assert [[r.id for r in v.rules] for v in used.prefilter_each(contents)] == \
         [[r.id for r in v.rules] for v in fresh.prefilter_each(contents)]
+
+
+@given(st.lists(_CONTENT, min_size=1, max_size=8), st.integers(0, 40_000))
+def test_the_grouped_search_finds_what_the_overlapping_search_finds(
+    contents: list[bytes], filler: int
+) -> None:
+    # A git history's batches are searched by keyword groups (_Sparse) once enough was searched
+    # to pay for building them; a commit hook's few files never are (issue 14).
+    keywords = Engine(RULES)._keywords
+    automaton = BytesAhoCorasick(keywords, implementation=Implementation.DFA)
+    longest = max(map(len, keywords))
+    data = (b" " * filler).join(contents)
+    assert sorted(engine_module._Sparse(keywords).matches(data)) == \
+        sorted(engine_module._chunked_matches(automaton, data, longest))
+
+
+def test_keyword_groups_are_built_only_once_they_pay() -> None:
+    batch = [b"LTAI5tQ my Secret = 1 " * 1_000] * 5  # a commit's few files, 110 KB
+    engine = Engine(RULES)
+    verdicts = engine.prefilter_each(batch)
+    assert engine._sparse is None
+
+    engine.prefilter_each([b"filler " * (engine_module._SPARSE_AFTER // 7 + 1)])
+    assert engine._sparse is not None
+    assert [v.hits for v in engine.prefilter_each(batch)] == [v.hits for v in verdicts]
