@@ -13,8 +13,8 @@ import functools
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from akscan import userfile
 from akscan.errors import AkscanError
@@ -28,8 +28,7 @@ _KEYS = ("rule_id", "path", "secret_sha256")
 Fingerprint = tuple[str, str, str]  # rule id, path, sha256 of the secret
 
 
-@dataclass(frozen=True)
-class Baseline:
+class Baseline(NamedTuple):
     """The fingerprints of a baseline file, whose paths are relative to `anchor` (the root of
     the repository holding the file), wherever a later scan starts (issue 11)."""
 

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import signal
 import subprocess
-import tempfile
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from akscan.errors import AkscanError
+
+if TYPE_CHECKING:
+    import queue
 
 # Variables that point git at a repository. A hook exports them (GIT_DIR=.git, GIT_INDEX_FILE),
 # so they are dropped when the user names another repository explicitly.
@@ -36,6 +36,9 @@ _FIXED_CONFIG = ("--no-replace-objects", "-c", "log.showSignature=false",
 # remote, one round trip per object. Missing objects are reported instead.
 _OFFLINE = {"GIT_NO_LAZY_FETCH": "1"}
 _READ_SIZE = 1 << 20
+# A feed is handed to git at least every this many bytes (about a hundred object ids): `cat-file
+# --batch-check` can then size the first blobs while `git log` still lists the rest.
+_FEED_FLUSH = 4096
 
 
 class GitError(AkscanError):
@@ -74,8 +77,7 @@ def is_null(oid: str) -> bool:
     return not oid.strip("0")
 
 
-@dataclass(frozen=True)
-class Repo:
+class Repo(NamedTuple):  # not a dataclass: ten times cheaper to define (issue 14)
     """Where to run git, and what kind of repository it found there."""
 
     cwd: str
@@ -193,7 +195,7 @@ class Process:
                  feed: Iterable[bytes] | None = None) -> None:
         self.command = _command(args)
         # A file, so git can never block on a full stderr pipe; closed by close() or kill().
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self._stderr = _scratch_file()
         self._feed_error: BaseException | None = None
         try:
             self._proc = subprocess.Popen(
@@ -216,12 +218,19 @@ class Process:
     def _write(self, lines: Iterable[bytes]) -> None:
         stdin = self._proc.stdin
         assert stdin is not None
+        pending = 0  # bytes written since the last flush
         try:
             for line in lines:
                 if line:
                     stdin.write(line)
-                else:  # an empty item: what was fed so far is wanted now (ObjectReader)
-                    stdin.flush()
+                    pending += len(line)
+                    if pending < _FEED_FLUSH:
+                        continue
+                # An empty item: what was fed so far is wanted now (ObjectReader). Otherwise
+                # git gets the ids a few kilobytes at a time as they are made (by a streamed
+                # `git log`), not only when the megabyte buffer fills or the feed ends.
+                stdin.flush()
+                pending = 0
         except BrokenPipeError:
             pass  # git stopped reading; its exit status says why
         except BaseException as exc:  # re-raised in the reading thread by close()
@@ -262,6 +271,17 @@ class Process:
             self.kill()
 
 
+def _scratch_file() -> IO[bytes]:
+    """An anonymous file: in memory where the system offers one (Linux), so a commit hook
+    needs neither `tempfile` (which imports shutil, bz2, lzma, random) nor a probe of the
+    temporary directory (issue 14)."""
+    if hasattr(os, "memfd_create"):
+        return open(os.memfd_create("akscan-git", os.MFD_CLOEXEC), "w+b")
+    import tempfile
+
+    return tempfile.TemporaryFile()
+
+
 # Running gits fed from this process. A process forked from this one (a scan worker) would
 # hold the write end of their standard input open, and git would never see it end: the child
 # points its copies at /dev/null instead.
@@ -289,6 +309,8 @@ class ObjectReader:
     time (a scan worker reads its own share of a history through one)."""
 
     def __init__(self, repo: Repo) -> None:
+        import queue  # here: a commit hook reads its blobs without one (issue 14)
+
         self._ids: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._process = Process(repo, ["cat-file", "--batch"], iter(self._ids.get, None))
 
@@ -395,8 +417,7 @@ def local_objects(repo: Repo, kind: str) -> set[str]:
     return out
 
 
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     name: str
     kind: str  # the type of the object the ref points at: commit, tag, tree or blob
     oid: str

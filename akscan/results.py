@@ -44,6 +44,6 @@ def unsuppress_live(findings: Sequence[Finding]) -> list[Finding]:
         if finding.suppressed and v is not None and v.status == LIVE:
             note = f"; it was suppressed ({finding.suppressed}) but works, so it is reported"
             finding = dataclasses.replace(finding, suppressed=None,
-                                          validation=dataclasses.replace(v, reason=v.reason + note))
+                                          validation=v._replace(reason=v.reason + note))
         out.append(finding)
     return out

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from akscan import rulecache, userfile
 from akscan.errors import RuleError
@@ -25,8 +25,7 @@ _KNOWN_FIELDS = frozenset({
 })
 
 
-@dataclass(frozen=True)
-class Context:
+class Context(NamedTuple):
     """A match counts only when a finding of one of `near` kinds lies within `lines` lines."""
 
     near: frozenset[str]
@@ -35,6 +34,8 @@ class Context:
 
 @dataclass(frozen=True)
 class Rule:
+    """One detection rule, validated and ready to run."""
+
     id: str
     description: str
     kind: str

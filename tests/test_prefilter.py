@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from akscan.detect import engine
 from akscan.detect.engine import Engine
 from akscan.rules import builtin_rules_dir, load_rules
+from akscan.sources.printable import printable_lowered
 
 ENGINE = Engine(load_rules([builtin_rules_dir()]))
 # Keywords cut into pieces and mixed with filler, so that contents hold whole keywords, keywords
@@ -79,3 +82,20 @@ def test_sdk_call_keywords_count_only_as_the_sdk_writes_them() -> None:
     assert sdk_call not in _woken(b"credentials = load_credentials(); requests.auth(x)")
     assert sdk_call in _woken(b"cred := credentials.NewAccessKeyCredential(id, s)")
     assert sdk_call in _woken(b"auth = oss2.AuthV2 (id, s)")
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.one_of(_PIECES, _ENCODED, st.sampled_from([b"\x00\x01", b'variable\x00"'])),
+                max_size=60), st.sampled_from([16, 64, 1000]))
+def test_sparse_prefilter_making_the_searched_bytes_a_chunk_at_a_time_finds_the_same_hits(
+    pieces: list[bytes], chunk: int
+) -> None:
+    # Binary content's printable runs are made chunk by chunk, as the search goes: keywords
+    # across a chunk's end, and leftmost matches that reach into the next one, are still found.
+    content = b"".join(pieces) * 3
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine, "_PREFILTER_CHUNK", chunk)
+        want = ENGINE.prefilter_sparse(printable_lowered(content))
+        got = ENGINE.prefilter_sparse(content, printable_lowered)
+    assert [r.id for r in got.rules] == [r.id for r in want.rules]
+    assert got.hits == want.hits == ENGINE.prefilter(printable_lowered(content)).hits

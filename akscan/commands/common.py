@@ -8,9 +8,8 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from akscan import __version__, baseline, results, validate
 from akscan.config import Config, find_config, load_config, parse_size, search_dirs
@@ -179,8 +178,7 @@ def build_engine(args: argparse.Namespace, config: Config, concurrent: bool = Fa
     return Engine(rules, timeout=timeout, concurrent=concurrent)
 
 
-@dataclass
-class Outcome:
+class Outcome(NamedTuple):
     """What a scan found and what it could not do, before the allowlist, baseline and report."""
 
     findings: list[Finding]
@@ -311,4 +309,4 @@ def _with_color(args: argparse.Namespace, stream: TextIO, context: ReportContext
         color = False
     else:
         color = stream.isatty() and os.environ.get("TERM") != "dumb"
-    return dataclasses.replace(context, color=color)
+    return context._replace(color=color)

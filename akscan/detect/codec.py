@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from akscan import lazyre
 
@@ -22,8 +22,7 @@ PERCENT = "percent"
 CONCAT = "concat"
 
 
-@dataclass(frozen=True)
-class Decoded:
+class Decoded(NamedTuple):
     text: str
     begins: list[int]  # where the encoding of each character starts, in the source text
     ends: list[int]  # where it ends (exclusive)

@@ -20,8 +20,8 @@ import bisect
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from itertools import compress, repeat
+from typing import NamedTuple
 
 from akscan import lazyre
 from akscan.detect import codec
@@ -121,8 +121,7 @@ def written_forms(keyword: bytes, examples: Iterable[str]) -> set[str]:
     return seen or {word.lower(), word.upper(), word.capitalize()}
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
     """A decoded span of a text: `text` is what text[start:end] encodes; `begins[i]`/`ends[i]`
     say where the encoding of character i sits in that text; `names` are (offset, decodings)
     runs over `text` saying which decodings produced it."""
@@ -134,13 +133,13 @@ class Segment:
     ends: list[int]
     names: list[tuple[int, tuple[str, ...]]]
 
-    @functools.cached_property
-    def _name_starts(self) -> list[int]:
-        return [at for at, _ in self.names]
-
     def decodings_at(self, offset: int) -> tuple[str, ...]:
-        index = bisect.bisect_right(self._name_starts, offset) - 1
+        index = bisect.bisect_right(self.names, offset, key=_offset) - 1
         return self.names[max(index, 0)][1]
+
+
+def _offset(name: tuple[int, tuple[str, ...]]) -> int:
+    return name[0]
 
 
 class Decoders:

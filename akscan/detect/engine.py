@@ -15,12 +15,12 @@ import dataclasses
 import itertools
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
-from akscan.detect import limits
+from akscan.detect import limits, reach
 from akscan.detect.codec import PERCENT
 from akscan.detect.decoders import Decoders, Hits
 from akscan.detect.filters import (
@@ -50,16 +50,24 @@ _LINE_TEXT_LIMIT = 400
 # Lines around a decoded span that are scanned again with it: context rules and pairing look
 # this far for the other half of a credential.
 _DECODED_CONTEXT_LINES = 10
+# Windows searched by `could_find` before the whole text is cheaper to scan.
+_MAX_WINDOWS = 10_000
+_UNKNOWN = reach.Bound(behind=-1)  # a rule's bound not looked up yet
 
 
-@dataclass
+# The engine's own records are plain classes and NamedTuples, not dataclasses: a dataclass
+# costs ten times as much to define, and a commit hook defines every class it imports (issue 14).
 class ScanResult:
-    findings: list[Finding] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    """The findings in one fragment, and warnings (a rule that timed out)."""
+
+    __slots__ = ("findings", "warnings")
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.warnings: list[str] = []
 
 
-@dataclass(frozen=True)
-class Prefiltered:
+class Prefiltered(NamedTuple):
     """The keyword prefilter's verdict on one content: the rules worth running, and where
     keywords and encoded forms of keywords occur, for the decoders."""
 
@@ -72,8 +80,7 @@ class Prefiltered:
         return bool(self.rules or self.hits)
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(NamedTuple):
     rule: Rule
     start: int
     end: int
@@ -129,6 +136,7 @@ class Engine:
         self._leftmost: BytesAhoCorasick | None = None  # built on first use (prefilter_sparse)
         # The verdict on content with no keyword (most of it): one object, never changed.
         self._nothing = Prefiltered(list(self._always), {})
+        self._bounds: dict[str, reach.Bound | None] = {}  # by rule id, looked up when needed
         self._context_lines = max([_DECODED_CONTEXT_LINES,
                                    *(r.context.lines for r in self.rules if r.context)])
 
@@ -167,23 +175,35 @@ class Engine:
                 offsets.append(start)
         return self._selected(found, original)
 
-    def prefilter_sparse(self, lowered: bytes) -> Prefiltered:
-        """`prefilter(lowered)`, faster where keywords are rare (binary content): a leftmost-first
-        search skips ahead between candidates (16x faster than an overlapping one on a 150 MB
-        executable), then an overlapping search of each leftmost match and the `longest - 1`
-        bytes after it finds every keyword starting there. Each occurrence starts inside some
-        leftmost match, so the hits are the same; a chunk dense in keywords is searched whole."""
+    def prefilter_sparse(self, content: bytes,
+                         lower: Callable[[bytes], bytes] | None = None) -> Prefiltered:
+        """`prefilter` of `content` lower-cased, faster where keywords are rare (binary content):
+        a leftmost-first search skips ahead between candidates (16x faster than an overlapping
+        one on a 150 MB executable), then an overlapping search of each leftmost match and the
+        `longest - 1` bytes after it finds every keyword starting there. Each occurrence starts
+        inside some leftmost match, so the hits are the same; a chunk dense in keywords is
+        searched whole.
+
+        `lower` makes a piece of `content` into the bytes searched, offset for offset (binary
+        content's printable runs, lower-cased); without it, `content` is searched as it is (it
+        is lower-cased already). Made a chunk at a time, they stay in the processor's cache:
+        made whole, a 150 MB executable's cost 1.6x as much."""
         if self._automaton is None:
             return Prefiltered(list(self._always), {})
         if self._leftmost is None:
             self._leftmost = BytesAhoCorasick(self._keywords, matchkind=MatchKind.LeftmostFirst,
                                               implementation=Implementation.DFA)
         found: dict[int, list[int]] = {}
-        view = memoryview(lowered)
         longest = self._longest
-        for base in range(0, len(lowered), _PREFILTER_CHUNK):
-            end = min(len(lowered), base + _PREFILTER_CHUNK)
-            piece = view[base:end + longest - 1]
+        # `searched[at - shift]` is the searched byte at offset `at` of the content.
+        searched = memoryview(content)
+        shift = 0
+        for base in range(0, len(content), _PREFILTER_CHUNK):
+            end = min(len(content), base + _PREFILTER_CHUNK)
+            if lower is not None:
+                # (a keyword kept starts before `end`: it ends before `end + longest - 1`)
+                searched, shift = memoryview(lower(content[base:end + longest - 1])), base
+            piece = searched[base - shift:end + longest - 1 - shift]
             leftmost = self._leftmost.find_matches_as_indexes(piece)
             if len(leftmost) > _PREFILTER_CHUNK // 256:
                 spans = [(base, end)]
@@ -192,7 +212,7 @@ class Engine:
                 spans = _merge((base + start, base + stop) for _, start, stop in leftmost
                                if base + start < end)
             for start, stop in spans:
-                part = view[start:stop + longest - 1]
+                part = searched[start - shift:stop + longest - 1 - shift]
                 stop = min(stop, end)
                 for index, at, _ in self._automaton.find_matches_as_indexes(part,
                                                                             overlapping=True):
@@ -202,6 +222,52 @@ class Engine:
                         if len(offsets) <= MAX_HITS_KEPT:
                             offsets.append(at)
         return self._selected(found)
+
+    def could_find(self, verdict: Prefiltered, length: int,
+                   text_between: Callable[[int, int], str]) -> bool:
+        """Whether `scan` of a text of `length` characters, given this prefilter verdict on it,
+        could find anything. False only when no rule that runs on its own matches in the
+        windows its proven bound (see `reach`) puts around the keyword hits, each made by
+        `text_between(start, end)`; a context rule runs only near another's match. True when
+        any rule has no bound, on a timeout, and where there are too many windows to be cheap.
+
+        Proof: the engine's first match of a rule with a keyword_window is found at the same
+        place by a search of the same window, given the characters its look-behind reads
+        before it; any match of a rule run over the whole text lies, with all it reads, in
+        the window around a hit it holds, so a search of that window finds a match at its
+        start at the latest (a match that the window's end makes possible is only a False
+        alarm)."""
+        hits = verdict.hits
+        windows = 0
+        for rule in verdict.rules:
+            if rule.context is not None:
+                continue  # runs only near a finding of a rule below
+            bound = self._bounds.get(rule.id, _UNKNOWN)
+            if bound is _UNKNOWN:
+                bound = self._bounds[rule.id] = reach.bound(rule)
+            if bound is None or not rule.keywords or any(
+                    len(hits.get(k) or ()) > MAX_HITS_KEPT for k in rule.keywords):
+                return True
+            if bound.around is None:
+                spans = [(start, max(0, start - bound.behind), end)
+                         for start, end in _keyword_windows(rule, hits, length)]
+            else:
+                before, after = bound.around
+                spans = [(start, start, end) for start, end in _merge(
+                    (max(0, at - before), min(length, at + after))
+                    for k in rule.keywords for at in hits.get(k) or ())]
+            windows += len(spans)
+            if windows > _MAX_WINDOWS:
+                return True
+            for start, first, end in spans:
+                try:
+                    if rule.pattern.search(text_between(first, end), start - first,
+                                           timeout=self.timeout,
+                                           concurrent=self.concurrent) is not None:
+                        return True
+                except TimeoutError:
+                    return True  # the whole scan says so
+        return False
 
     def rules_for(self, lowered: bytes, original: bytes | None = None) -> list[Rule]:
         return self.prefilter(lowered, original).rules

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from akscan.detect.decoders import Segment, line_back, line_forward, soft_boundary
 
@@ -16,20 +15,19 @@ from akscan.detect.decoders import Segment, line_back, line_forward, soft_bounda
 _CONTEXT_REACH = 4096
 
 
-@dataclass(frozen=True)
 class Layer:
     """An excerpt of a text with decoded spans in place of their encodings."""
 
-    text: str
-    # (offset in `text`, the segment there or None for original text, offset in the original)
-    pieces: list[tuple[int, Segment | None, int]]
-    # where each piece starts in `text`, for bisection (built once: a layer of a one-line file
-    # can hold thousands of pieces, each located many times)
-    starts: list[int] = field(default_factory=list)
+    __slots__ = ("pieces", "starts", "text")
 
-    def __post_init__(self) -> None:
-        if not self.starts:
-            self.starts.extend(p[0] for p in self.pieces)
+    def __init__(self, text: str, pieces: list[tuple[int, Segment | None, int]]) -> None:
+        self.text = text
+        # (offset in `text`, the segment there or None for original text, offset in the
+        # original)
+        self.pieces = pieces
+        # where each piece starts in `text`, for bisection (built once: a layer of a one-line
+        # file can hold thousands of pieces, each located many times)
+        self.starts = [p[0] for p in pieces]
 
     def locate(self, start: int, end: int) -> tuple[int, int, tuple[str, ...]]:
         """Where text[start:end] of the layer sits in the original text, and the decodings

@@ -37,8 +37,13 @@ def scan_printable(data: bytes, display: str, engine: Engine,
     """Findings in the printable runs of `data`, at their lines and columns in `data`."""
     precise = high_precision(engine)
     # Most binary content holds no keyword: decided on bytes made in one pass, before any text.
-    verdict = precise.prefilter_sparse(printable_lowered(data))
+    verdict = precise.prefilter_sparse(data, printable_lowered)
     if not verdict:
+        return ScanResult()
+    # Most binary content that holds a keyword holds no key near it: decided on windows
+    # around the hits, before the whole text is made (the same findings: see `could_find`).
+    if not precise.could_find(verdict, len(data), lambda start, end: printable_text(
+            data[start:end])):
         return ScanResult()
     return precise.scan(Fragment(display, printable_text(data), origin), verdict.rules,
                         verdict.hits)

@@ -11,8 +11,7 @@ import functools
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from akscan.detect.engine import Engine, Prefiltered
 from akscan.model import Finding, Fragment
@@ -24,16 +23,21 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
 
-@dataclass
 class ContentResult:
     """What scanning one file's (or blob's) bytes gave."""
 
-    findings: list[Finding]
-    scanned_bytes: int = 0
-    binary: bool = False
-    too_large: bool = False
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    # A plain class: a dataclass costs ten times as much to define at start-up (issue 14).
+    __slots__ = ("binary", "errors", "findings", "notes", "scanned_bytes", "too_large")
+
+    def __init__(self, findings: list[Finding], scanned_bytes: int = 0, binary: bool = False,
+                 too_large: bool = False, errors: list[str] | None = None,
+                 notes: list[str] | None = None) -> None:
+        self.findings = findings
+        self.scanned_bytes = scanned_bytes
+        self.binary = binary
+        self.too_large = too_large
+        self.errors = [] if errors is None else errors
+        self.notes = [] if notes is None else notes
 
 
 @functools.lru_cache(maxsize=4)
@@ -93,8 +97,7 @@ def scan_binary(data: bytes, display: str, engine: Engine,
                              "high-precision rules"])
 
 
-@dataclass(frozen=True)
-class _Nesting:
+class _Nesting(NamedTuple):
     depth: int  # of the archive being read: 1 for one that is not inside another
     budget: archives.Budget  # shared by an outer archive and all inside it
     # (where, why) of every part not scanned, gathered for the outer archive's report

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from akscan.model import Finding, Validation
 
@@ -12,8 +11,7 @@ if TYPE_CHECKING:
     from akscan.rules import Rule
 
 
-@dataclass(frozen=True)
-class ReportContext:
+class ReportContext(NamedTuple):  # not a dataclass: cheaper to define (issue 14)
     tool_version: str
     show_secrets: bool = False
     color: bool = False

@@ -8,7 +8,7 @@ pair is one entry, not two, and a key copied into five files is one entry with f
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from akscan.model import (
     ID_KINDS,
@@ -34,8 +34,7 @@ PERMANENT = "AccessKey"  # the two families remediation is written for
 TEMPORARY = "STS credentials"
 
 
-@dataclass(frozen=True)
-class Credential:
+class Credential(NamedTuple):
     """One credential and every finding of it, in the order they should be read."""
 
     findings: tuple[Finding, ...]

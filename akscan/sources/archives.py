@@ -11,7 +11,7 @@ and so is anything past `max_members` members. What is not read is reported, nev
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ZIP = "zip"
 TAR = "tar"
@@ -73,8 +73,7 @@ def looks_like_v7_tar(header: bytes) -> bool:
     return stored == unsigned and header[100:107].strip(b" \0").isdigit()
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     max_depth: int = 3  # archives inside archives inside archives
     max_members: int = 10_000  # per outer archive, nested ones included
     max_total: int = 512 * _MIB  # bytes read from one outer archive, nested ones included
@@ -102,8 +101,7 @@ class LimitReached(Exception):
     """A limit stops the reading of this archive (the message says which)."""
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     name: str  # cleaned: relative, '/'-separated, printable
     data: bytes | None  # None: not read, `problem` says why
     problem: str | None = None

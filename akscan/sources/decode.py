@@ -10,7 +10,7 @@ Anything else with NUL bytes is binary (see `printable` for what is still scanne
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
+from typing import NamedTuple
 
 _SNIFF = 8192
 # Share of a text's sniffed head that may be NULs or other non-printable characters.
@@ -23,8 +23,7 @@ class BinaryContent(Exception):
     """The bytes are not text in any encoding akscan reads."""
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     text: str
     encoding: str
     # Told by the bytes' pattern rather than a BOM: a binary file could pass for it, so the
