@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,7 @@ class Feeder:
     """Writes lines into a FIFO akscan reads: `FIRST` of them, then, on `finish`, the rest."""
 
     def __init__(self, fifo: Path, rest: int) -> None:
+        self.written = threading.Event()  # the first lines are all in the FIFO or read
         self._go_on = threading.Event()
         self._thread = threading.Thread(target=self._feed, args=(fifo, rest), daemon=True)
         self._thread.start()
@@ -45,6 +47,7 @@ class Feeder:
         with contextlib.suppress(BrokenPipeError), open(fifo, "wb") as pipe:
             pipe.write(LINE * FIRST)
             pipe.flush()
+            self.written.set()
             self._go_on.wait(120)
             pipe.write(LINE * rest)
 
@@ -53,12 +56,14 @@ class Feeder:
         self._thread.join(60)
 
 
-def set_up_workers(process: Process, count: int) -> set[int]:
-    """The workers once `count` are set up (SIGINT ignored, as each does first): a signal that
-    reaches akscan in the instant it forks was seen to be lost by CPython 3.11 (its handler
-    never ran), about one run in ten; a user's second Ctrl-C stops it, but this test would
-    wait for ever on the FIFO."""
-    while True:
+def set_up_workers(process: Process, feeder: Feeder, count: int) -> set[int]:
+    """The workers once `count` are set up (SIGINT ignored, as each does first), and akscan
+    blocked reading the FIFO, which the test has stopped filling. A signal that comes between
+    two reads of a pipe still being filled is handled only when the next bytes come (CPython
+    checks for signals when a read is interrupted, not between reads), as with any pipe input."""
+    assert feeder.written.wait(60), "the test could not write the trail"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         found = wait_for_workers(process, count)
         ready = set()
         for pid in found:
@@ -67,8 +72,12 @@ def set_up_workers(process: Process, count: int) -> set[int]:
                 ignored = int(status.split("SigIgn:")[1].split()[0], 16)
                 if ignored & SIGINT_IGNORED:
                     ready.add(pid)
-        if len(ready) >= count:
+        waiting = False
+        with contextlib.suppress(OSError):
+            waiting = "pipe" in Path(f"/proc/{process.pid}/wchan").read_text()
+        if len(ready) >= count and waiting:
             return ready
+    raise AssertionError("akscan did not set up its workers and wait for more lines")
 
 
 def trail(tmp_path: Path, rest: int = 0) -> tuple[Process, Feeder]:
@@ -81,7 +90,7 @@ def trail(tmp_path: Path, rest: int = 0) -> tuple[Process, Feeder]:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_to_akscan_trail_stops_it_and_its_workers(tmp_path: Path, signum: int) -> None:
     process, feeder = trail(tmp_path)
-    workers = set_up_workers(process, 2)
+    workers = set_up_workers(process, feeder, 2)
     process.signal(signum)
     result = process.wait(deadline=60)
     feeder.finish()
@@ -91,7 +100,7 @@ def test_a_signal_to_akscan_trail_stops_it_and_its_workers(tmp_path: Path, signu
 
 def test_a_trail_worker_killed_mid_read_has_its_lines_read_again(tmp_path: Path) -> None:
     process, feeder = trail(tmp_path, rest=20_000)
-    victim = min(set_up_workers(process, 2))
+    victim = min(set_up_workers(process, feeder, 2))
     os.kill(victim, signal.SIGKILL)  # as the kernel's OOM killer would
     feeder.finish()
     result = process.wait(deadline=120)
