@@ -4,6 +4,7 @@ it must find exactly what scanning the whole printable text finds (issue 14)."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import random
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from akscan.detect.engine import Engine, ScanResult
 from akscan.model import Fragment
 from akscan.pipeline import binary
 from akscan.rules import builtin_rules_dir, compile_pattern, load_rules
+from akscan.sources import printable
 from akscan.sources.printable import printable_lowered, printable_text
 from tests.keys import random_id, random_secret, random_sts_id, random_token
 
@@ -126,3 +128,62 @@ def test_a_rule_of_the_same_id_but_another_pattern_or_keyword_has_no_bound() -> 
     assert reach.bound(rule) is not None
     assert reach.bound(changed) is None
     assert reach.bound(dataclasses.replace(rule, keywords=(b"lta",))) is None
+
+
+# --- streamed binaries (over --max-file-size): pieces scanned with the bytes around them -----
+
+
+def _streamed(data: bytes, head: int = 8192) -> list[object]:
+    found, size = binary.scan_printable_stream(io.BytesIO(data[head:]), data[:head], "app.bin",
+                                               ENGINE)
+    assert size == len(data)
+    return list(found.findings)
+
+
+def test_a_key_across_the_cut_between_two_pieces_is_found(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(printable, "CHUNK", 4096)
+    monkeypatch.setattr(printable, "_LONGEST_RUN", 1000)
+    secret = random_secret().encode()
+    # The only place a piece can end near the first chunk's end is the NUL run between the
+    # name and the secret: the secret starts the second piece.
+    data = (b"\x7fELF\x00" + b"x" * 3590 + b"\x00secret_key\x00\x00\x00\x00" + secret + b";"
+            + b"x" * 9000 + b"\x00")
+    (whole,) = binary.scan_printable(data, "app.bin", ENGINE).findings
+    assert whole.secret == secret.decode()
+    assert _streamed(data, head=16) == [whole]
+
+
+def test_a_key_on_a_line_that_began_pieces_before_has_its_column_and_line_text(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(printable, "CHUNK", 16 * 1024)
+    monkeypatch.setattr(printable, "_LONGEST_RUN", 1024)
+    key = random_id().encode()
+    # one line of 200 KB without a newline, the key far into it, then more lines
+    data = (b"\x7fELF\x00\x01\n" + b"ab\x00" * 50_000 + b"\x00" + key + b"\x00"
+            + b"cd\x00" * 20_000 + b"\n\x00" + random_sts_id().encode() + b"\n")
+    whole = binary.scan_printable(data, "app.bin", ENGINE).findings
+    assert [f.line for f in whole] == [2, 3] and whole[0].column > 150_000
+    assert _streamed(data) == whole
+
+
+def test_a_streamed_binary_gives_what_the_whole_content_gives() -> None:
+    # Lines shorter than the margin: the pieces' findings are the whole content's, wherever
+    # the cuts fall (pieces of 4 KiB here, so a key is near a cut again and again).
+    rng = random.Random(2026)
+    pieces = _pieces(rng)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(printable, "CHUNK", 4096)
+        patch.setattr(printable, "_LONGEST_RUN", 512)
+        patch.setattr(binary, "MARGIN", 8192)  # still more than 10 lines of at most 400
+        for _ in range(4):
+            lines = []
+            while sum(map(len, lines)) < 100_000:
+                lines.append(b"".join(rng.choice(pieces)() for _ in range(rng.randint(0, 12)))
+                             .replace(b"\n", b"\x00")[:400])
+            data = b"\x7fELF\x00" + b"\n".join(lines)
+            whole = binary.scan_printable(data, "app.bin", ENGINE).findings
+            assert len(whole) > 50
+            assert _streamed(data) == whole
