@@ -97,14 +97,19 @@ def open_repo(path: str, explicit: bool = False) -> Repo:
         raise AkscanError(f"{path}: no such directory")
     env = _isolated_env() if explicit else None
     args = ["rev-parse", "--is-bare-repository", "--is-shallow-repository"]
-    with contextlib.suppress(GitError):
-        # A work tree, the usual case, in one git (a commit hook runs this every time); a bare
-        # repository, .git or no repository (where --show-toplevel fails) is asked as below.
+    # A work tree, the usual case, in one git (a commit hook runs this every time), while a
+    # second git says whether it is a partial clone: the two run at once (issue 14). A bare
+    # repository, .git or no repository (where --show-toplevel fails) is asked as below.
+    partial = _PartialQuery(path, env)
+    try:
         lines = run(path, [*args, "--show-toplevel"], env=env).decode().split("\n", 2)
-        if len(lines) == 3 and lines[0] == "false" and lines[1] in ("true", "false") \
-                and lines[2].endswith("\n"):
-            return Repo(path, lines[2].rstrip("\n"), lines[1] == "true", env,
-                        _is_partial(path, env))
+    except GitError:
+        lines = []
+    finally:
+        is_partial = partial.answer()
+    if len(lines) == 3 and lines[0] == "false" and lines[1] in ("true", "false") \
+            and lines[2].endswith("\n"):
+        return Repo(path, lines[2].rstrip("\n"), lines[1] == "true", env, is_partial)
     try:
         bare, shallow = run(path, args, env=env).decode().split()
     except GitError as exc:
@@ -117,17 +122,26 @@ def open_repo(path: str, explicit: bool = False) -> Repo:
             toplevel = run(path, ["rev-parse", "--show-toplevel"], env=env).decode().rstrip("\n")
         except GitError:
             toplevel = None  # inside .git: a repository without a work tree from here
-    return Repo(path, toplevel, shallow == "true", env, _is_partial(path, env))
+    return Repo(path, toplevel, shallow == "true", env, is_partial)
 
 
-def _is_partial(path: str, env: Mapping[str, str] | None) -> bool:
-    """Whether a promisor remote is configured, as `git clone --filter` does."""
-    try:
-        run(path, ["config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"],
-            env=env)
-    except GitError:
-        return False  # exit 1: no such setting
-    return True
+_PARTIAL_SETTINGS = ["config", "--get-regexp", r"^(remote\..*\.promisor|extensions\.partialclone)$"]
+
+
+class _PartialQuery:
+    """Whether a promisor remote is configured, as `git clone --filter` does: asked now,
+    answered by answer(), so that another git can run meanwhile."""
+
+    def __init__(self, path: str, env: Mapping[str, str] | None) -> None:
+        try:
+            self._proc = subprocess.Popen(_command(_PARTIAL_SETTINGS), cwd=path,
+                                          env=_environment(env), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError as exc:
+            raise AkscanError(f"cannot run git: {exc.strerror or exc}") from None
+
+    def answer(self) -> bool:
+        return self._proc.wait() == 0  # exit 1: no such setting
 
 
 def _isolated_env() -> dict[str, str]:
@@ -401,6 +415,40 @@ def object_contents(repo: Repo, oids: Iterable[str]) -> Iterator[tuple[str, byte
     with Process(repo, ["cat-file", "--batch", "--buffer"], feed) as proc:
         while (item := _read_object(proc)) is not None:
             yield item
+
+
+def object_contents_within(
+    repo: Repo, oids: Iterable[str], max_size: int
+) -> Iterator[tuple[str, str, int, bytes | None]]:
+    """(id, type, size, content) for each id, in order, from one `cat-file --batch`; content is
+    None for an object larger than `max_size`, whose bytes are read past and never kept, and
+    for a missing one (type 'missing', size -1).
+
+    One git where object_sizes then object_contents take two: for the few objects of a commit
+    hook, whose start-up is its cost (issue 14); a large object still passes through the pipe.
+    """
+    feed = (f"{oid}\n".encode("ascii") for oid in oids)
+    with Process(repo, ["cat-file", "--batch", "--buffer"], feed) as proc:
+        while header := proc.stdout.readline():
+            parts = header.decode("ascii", "replace").split()
+            if len(parts) == 2 and parts[1] == "missing":
+                yield parts[0], "missing", -1, None
+                continue
+            if len(parts) != 3:
+                raise GitError(proc.command, 0, "", f"unexpected answer from git cat-file: "
+                               f"{header[:100]!r}")
+            oid, kind, size = parts[0], parts[1], int(parts[2])
+            if size > max_size:
+                data = None
+                left = size + 1  # and the newline after the content
+                while left and (chunk := proc.stdout.read(min(left, _READ_SIZE))):
+                    left -= len(chunk)
+            else:
+                data = proc.stdout.read(size)
+                left = size - len(data) + (proc.stdout.read(1) != b"\n")
+            if left:
+                return  # git died mid-object; close() says why
+            yield oid, kind, size, data
 
 
 def local_objects(repo: Repo, kind: str) -> set[str]:

@@ -7,15 +7,20 @@ all; with --key one of them holds a synthetic random AccessKey pair), and times,
 round by round in a shuffled order, the median of `--runs` runs of:
 
 * the floor: `python -c pass` and `python -c "import akscan"` with the same interpreter;
-* `akscan staged FILE...` (the console script, as .pre-commit-hooks.yaml runs it: pre-commit
-  passes the staged file names) and `python -m akscan staged FILE...`;
+* the hook: the `entry` that .pre-commit-hooks.yaml declares for the `akscan` hook
+  (`akscan staged`, the console script next to this interpreter) with the staged file names
+  appended, as pre-commit runs it; and `python -m akscan staged FILE...`;
 * the peers' staged modes where installed: gitleaks `git --staged`, betterleaks `git --staged`,
   kingfisher `scan . --staged` (their native binaries when the Python wrapper packages bundle
   them, so the wrapper's own Python start-up is not counted against them).
 
 Wall time is what a committer waits; CPU time (user + system of the process and its children,
 git included) is steadier on a shared machine. Ratios are to `python -c pass` in the same run.
-Finally the largest entries of `python -X importtime -m akscan staged FILE...`.
+
+Then where the hook's time goes: in a child interpreter, every module a hook run loads is
+imported first (timed), then akscan.cli.main runs the same command with its stages timed
+(command line, git, rules, engine, scan, report), median of `--runs` children; and the largest
+entries of `python -X importtime` of the hook's own command.
 
 Bytecode: a pip install compiles it, so the children run with PYTHONDONTWRITEBYTECODE unset
 (after warm-up runs, the .pyc files of an editable checkout exist as they would when installed).
@@ -32,6 +37,7 @@ akscan exits 1 (and prints its advice), the peers exit with their own "found" co
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
@@ -46,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 _ALNUM = string.ascii_letters + string.digits
+_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -133,6 +140,21 @@ def _make_repo(root: Path, with_key: bool) -> list[str]:
     return sorted(_files(rng, 1, key))
 
 
+def _hook_entry() -> list[str]:
+    """The `entry` of the `akscan` hook in .pre-commit-hooks.yaml, split as pre-commit splits it
+    (it then appends the file names)."""
+    import shlex
+
+    hook = None
+    for line in (_ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8").splitlines():
+        key, _, value = line.strip().removeprefix("- ").partition(":")
+        if key == "id":
+            hook = value.strip()
+        elif key == "entry" and hook == "akscan":
+            return shlex.split(value)
+    raise SystemExit("no entry for the 'akscan' hook in .pre-commit-hooks.yaml")
+
+
 def _tool(name: str) -> str | None:
     """A tool on PATH or next to this interpreter."""
     here = str(Path(sys.executable).parent)
@@ -188,6 +210,104 @@ def _run_once(command: Command, cwd: Path, env: dict[str, str]) -> None:
     command.cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
 
 
+# Run in a child interpreter, in the repository: with `list`, the modules a hook run loads;
+# else those imported first (timed), then akscan.cli.main with its stages timed, as JSON.
+_STAGES = """
+import json, sys, time
+files = sys.argv[2:]
+if sys.argv[1] == "list":
+    from akscan.cli import main
+    main(["staged", "-q", *files])
+    print(json.dumps(sorted(sys.modules)))
+    raise SystemExit
+import importlib
+started = time.perf_counter()
+for name in json.loads(sys.argv[1]):
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+imported = time.perf_counter() - started
+from akscan import cli, git, rules
+from akscan.commands import staged
+from akscan.detect import engine
+from akscan.pipeline import content
+from akscan.sources import blobs, staged as staged_source
+spent = {}
+
+def timed(owner, name, label):
+    original = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        begun = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.perf_counter() - begun
+    setattr(owner, name, wrapper)
+
+def timed_iterator(owner, name, label):
+    original = getattr(owner, name)
+    def wrapper(*args, **kwargs):
+        items = iter(original(*args, **kwargs))
+        while True:
+            begun = time.perf_counter()
+            try:
+                item = next(items)
+            except StopIteration:
+                return
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - begun
+            yield item
+    setattr(owner, name, wrapper)
+
+timed(cli, "build_parser", "command line (argparse)")
+timed(git, "open_repo", "git: the repository (rev-parse, config)")
+timed(staged_source, "staged_blobs", "git: the staged files (ls-files)")
+timed_iterator(blobs, "read_blobs_at_once", "git: their contents (cat-file)")
+timed(staged, "settings", "settings and baseline")
+timed(staged, "load_baseline", "settings and baseline")
+timed(rules, "load_rules", "rules (cached parse)")
+timed(engine.Engine, "_prepare", "engine (keyword automata, decoders)")
+timed(content, "scan_contents", "scan")
+timed(staged, "finish", "report and summary")
+begun = time.perf_counter()
+code = cli.main(["staged", "-q", *files])
+spent["main"] = time.perf_counter() - begun
+spent["imports"] = imported
+print(json.dumps([code, spent]))
+"""
+
+
+def _stages(python: str, files: list[str], cwd: Path, env: dict[str, str], runs: int,
+            floor: float) -> None:
+    """Where a hook run's time goes: imports, then each stage of akscan.cli.main."""
+    def child(first: str) -> str:
+        done = subprocess.run([python, "-c", _STAGES, first, *files], cwd=cwd, env=env,
+                              capture_output=True, text=True, check=False)
+        if not done.stdout.strip():
+            raise SystemExit(f"stage timing failed: {done.stderr[-500:]}")
+        return done.stdout.splitlines()[-1]
+
+    modules = child("list")
+    spent: dict[str, list[float]] = {}
+    rest = "the rest (exit code, summary line, threads)"
+    for _ in range(runs):
+        _, stages = json.loads(child(modules))
+        stages[rest] = stages["main"] - sum(v for k, v in stages.items()
+                                            if k not in ("main", "imports"))
+        for label, seconds in stages.items():
+            spent.setdefault(label, []).append(seconds)
+    median = {label: statistics.median(values) * 1000 for label, values in spent.items()}
+    main_ms, imports_ms = median.pop("main"), median.pop("imports")
+    print(f"\nwhere the hook's time goes (median of {runs} runs in a child interpreter, ms):")
+    print(f"  {'the interpreter alone (python -c pass, above)':50} {floor * 1000:6.1f}")
+    print(f"  {f'importing the {len(json.loads(modules))} modules a hook run loads':50} "
+          f"{imports_ms:6.1f}")
+    print(f"  {'akscan.cli.main, outside imports':50} {main_ms:6.1f}")
+    for label, ms in median.items():
+        print(f"    {label:48} {ms:6.1f}")
+
+
 def _importtime(argv: list[str], cwd: Path, env: dict[str, str], top: int) -> None:
     done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                           stderr=subprocess.PIPE, text=True)
@@ -199,8 +319,8 @@ def _importtime(argv: list[str], cwd: Path, env: dict[str, str], top: int) -> No
         rows.append((int(cumulative), int(own), name.rstrip()))
     print(f"\n-X importtime: {len(rows)} modules imported, "
           f"{sum(r[1] for r in rows) / 1000:.1f} ms in all (self times); largest cumulative:")
-    for cumulative, own, name in sorted(rows, reverse=True)[:top]:
-        print(f"  {cumulative / 1000:7.1f} ms  (self {own / 1000:5.1f})  {name.strip()}")
+    for total, self_us, module in sorted(rows, reverse=True)[:top]:
+        print(f"  {total / 1000:7.1f} ms  (self {self_us / 1000:5.1f})  {module.strip()}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
 
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     python = sys.executable
-    akscan = _tool("akscan")
+    entry = _hook_entry()  # ["akscan", "staged"]: what pre-commit runs, file names appended
+    akscan = _tool(entry[0])
     with tempfile.TemporaryDirectory(prefix="akscan-bench-hook-") as tmp:
         repo = Path(tmp)
         files = _make_repo(repo, args.key)
@@ -228,11 +349,11 @@ def main(argv: list[str] | None = None) -> int:
         if akscan is None:
             print("skipped: the akscan console script (not on PATH nor next to python)")
         else:
-            commands.insert(2, Command("akscan staged FILES (the hook)",
-                                       [akscan, "staged", *files], ok=want))
+            hook_argv = [akscan, *entry[1:], *files]
+            commands.insert(2, Command(f"{' '.join(entry)} FILES (the hook)", hook_argv, ok=want))
             # A first run: nowhere to keep parsed rule files (see akscan/rulecache.py).
-            commands.append(Command("  the same, no rule cache", [akscan, "staged", *files],
-                                    ok=want, env={"XDG_CACHE_HOME": str(repo / "README.md")}))
+            commands.append(Command("  the same, no rule cache", hook_argv, ok=want,
+                                    env={"XDG_CACHE_HOME": str(repo / "README.md")}))
         if not args.no_peers:
             commands += _peers(bool(args.key))
         for command in commands:  # warm-up: page cache, .pyc files
@@ -261,7 +382,10 @@ def main(argv: list[str] | None = None) -> int:
             if command.peer:
                 print(f"  akscan is {hook_wall / statistics.median(command.wall):.2f}x the "
                       f"wall time of {command.label}")
-        _importtime([python, "-X", "importtime", "-m", "akscan", "staged", *files], repo, env,
+        _stages(python, files, repo, env, args.runs, floor_wall)
+        # The hook's own command: the console script run by this interpreter.
+        script = [akscan] if akscan is not None else ["-m", "akscan"]
+        _importtime([python, "-X", "importtime", *script, *entry[1:], *files], repo, env,
                     args.top)
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from typing import Any
 
 import pytest
@@ -135,3 +136,59 @@ def test_bare_repository_is_refused(
 
     assert main(["staged"]) == 2
     assert "needs a work tree" in capsys.readouterr().err
+
+
+def test_a_file_over_the_size_limit_is_named_and_the_files_after_it_still_scanned(
+    work: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One git reads every staged blob; the large one is read past, not kept, and the next
+    # blob in the same stream is read whole.
+    work.write("a-big.env", credentials()[0] + "x" * 300_000 + "\n")
+    work.write("b.env", credentials()[0])
+    work.git("add", "a-big.env", "b.env")
+
+    code, findings, err = staged(capsys, "--max-file-size", "100KB")
+
+    assert code == 1
+    assert {f["path"] for f in findings} == {"b.env"}
+    assert "a-big.env: 300117 bytes is over the size limit of 102400 bytes" in err
+
+
+def test_a_missing_blob_is_named_and_the_other_staged_files_still_scanned(
+    work: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    work.write("a.env", credentials()[0])
+    work.write("b.env", credentials()[0])
+    work.git("add", "a.env", "b.env")
+    blob = work.git("rev-parse", ":a.env")
+    (work.path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+
+    code, findings, err = staged(capsys)
+
+    assert code == 1
+    assert {f["path"] for f in findings} == {"b.env"}
+    assert f"a.env: staged blob {blob} is missing from the repository" in err
+
+
+def test_a_partial_clone_scans_the_staged_files_and_fetches_nothing(
+    repo: Repo, tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo.commit("old", {"old.env": credentials()[0]})
+    repo.git("rm", "-q", "old.env")
+    repo.commit("remove", {"README.md": "hello\n"})
+    repo.git("config", "uploadpack.allowFilter", "true")
+    clone = tmp_path / "partial"
+    subprocess.run(["git", "clone", "-q", "--filter=blob:none", f"file://{repo.path}",
+                    str(clone)], check=True, env=repo.env())
+    text = credentials()[0]
+    (clone / "app.env").write_text(text)
+    subprocess.run(["git", "add", "app.env"], cwd=clone, check=True, env=repo.env())
+    monkeypatch.chdir(clone)
+
+    code, findings, _ = staged(capsys)
+
+    assert code == 1 and {f["path"] for f in findings} == {"app.env"}
+    missing = subprocess.run(["git", "rev-list", "--objects", "--missing=print", "--all"],
+                             cwd=clone, capture_output=True, text=True, check=True).stdout
+    assert sum(line.startswith("?") for line in missing.splitlines()) == 1  # old.env's

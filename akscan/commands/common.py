@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import os
 import sys
@@ -125,7 +124,7 @@ def settings(args: argparse.Namespace, places: Sequence[Path]) -> Config:
             return Config(anchor=str(home(places)))
         path = found
     config = load_config(path)
-    return dataclasses.replace(config, anchor=str(home([path.parent], places)))
+    return config._replace(anchor=str(home([path.parent], places)))
 
 
 def home(places: Sequence[Path], fallback: Sequence[Path] = ()) -> Path:

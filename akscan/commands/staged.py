@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from akscan.commands.history import excluder
     from akscan.pipeline.content import ContentResult, member_suffix, scan_stream
     from akscan.sources import archives
-    from akscan.sources.blobs import read_blobs
+    from akscan.sources.blobs import read_blobs_at_once
     from akscan.sources.staged import staged_blobs
     from akscan.terminal import path_from_bytes as display  # as git_log.display, without it
 
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         errors.extend(f"{p}: staged blob {oid} is missing from the repository; not scanned "
                       "(run 'git fsck')" for p in paths[oid])
 
-    blobs = read_blobs(repo, list(paths), max_size, too_large, missing)
+    blobs = read_blobs_at_once(repo, list(paths), max_size, too_large, missing)
     scan_stream(blobs, engine, 1 if len(paths) < 8 else config.jobs, lambda oid: paths[oid][0],
                 handle, archives.Limits(max_member=max_size))
     summary = f"{scanned} staged files in {time.monotonic() - started:.2f}s"
