@@ -101,6 +101,16 @@ def test_a_key_at_either_end_of_its_window_is_found(
                     ] == [value.decode()], data
 
 
+def test_a_rule_without_a_bound_still_reads_as_far_as_its_pattern_does() -> None:
+    # The STS SDK-call rule allows any run of whitespace between the name and "(": 100 KB of
+    # binary bytes there, read as spaces, do not hide the secret.
+    secret = random_token(44).encode()
+    data = (b"\x7fELF\x00cred = NewStsTokenCredential" + b"\x00" * 100_000
+            + b'(id, "' + secret + b'", token)\x00')
+    found = binary.scan_printable(data, "app.bin", ENGINE).findings
+    assert [(f.rule_id, f.secret) for f in found] == [
+        ("alibaba-sts-access-key-secret-sdk-call", secret.decode())]
+
 def test_every_rule_that_runs_on_binary_content_has_a_proven_bound_but_the_unbounded_one(
 ) -> None:
     # A changed pattern or keyword loses its bound (it then runs over the whole text, slower
