@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from keys import random_id, random_secret
 
 from akscan.detect import engine
 from akscan.detect.engine import Engine
+from akscan.pipeline.content import scan_contents
 from akscan.rules import builtin_rules_dir, load_rules
 from akscan.sources.printable import printable_lowered
 
@@ -82,6 +86,42 @@ def test_sdk_call_keywords_count_only_as_the_sdk_writes_them() -> None:
     assert sdk_call not in _woken(b"credentials = load_credentials(); requests.auth(x)")
     assert sdk_call in _woken(b"cred := credentials.NewAccessKeyCredential(id, s)")
     assert sdk_call in _woken(b"auth = oss2.AuthV2 (id, s)")
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(_MIXED, min_size=1, max_size=20), st.integers(0, 300_000))
+def test_prefilter_each_of_a_large_batch_finds_what_prefilter_finds(
+    contents: list[bytes], filler: int
+) -> None:
+    # Past 16 KiB a batch is searched by small groups of keywords (leftmost-first), then
+    # overlapping only around what they found, and a chunk dense in keywords whole: the hits
+    # must be those of one overlapping search, across 256 KiB chunks too.
+    contents = [*contents[:-1], b" " * filler + contents[-1], b"x" * 70_000,
+                (b"ltai\"sts.acsclientwith" * 20_000)[:filler] + contents[0]]
+    expected = [ENGINE.prefilter(c.lower(), c) for c in contents]
+    for got, want in zip(ENGINE.prefilter_each(contents), expected):
+        assert [r.id for r in got.rules] == [r.id for r in want.rules]
+        assert got.hits == want.hits
+
+
+def test_keys_in_text_that_is_not_ascii_are_found_as_in_ascii_text() -> None:
+    # Byte offsets of keywords are not character offsets here: the engine finds them again,
+    # in characters, once for the rules and the decoders.
+    key_id, secret = random_id(), random_secret()
+    encoded = base64.b64encode(f"access_key_secret={random_secret()}".encode()).decode()
+    lines = ["# café, naïve: ü" * 300, f'ALIBABA_CLOUD_ACCESS_KEY_SECRET="{secret}"',
+             f'client = AcsClient("{key_id}", "{random_secret()}", "cn-hangzhou")',
+             f'config = "{encoded}"', "SECRET_KEY = 'dev' # ß\n" * 200,
+             f'secret_key = "{random_secret()}"']
+    text = "\n".join(lines * 3)
+    ascii_text = text.replace("é", "e").replace("ï", "i").replace("ü", "u").replace("ß", "s")
+
+    def found(content: str) -> list[tuple[str, int, int, str, tuple[str, ...]]]:
+        [(_, result)] = scan_contents([("blob", content.encode())], ENGINE, str)
+        return [(f.rule_id, f.line, f.column, f.secret, f.decoded) for f in result.findings]
+
+    assert found(text) == found(ascii_text)
+    assert len(found(text)) >= 12
 
 
 @settings(max_examples=50, deadline=None)

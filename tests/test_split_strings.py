@@ -100,3 +100,18 @@ def test_a_first_piece_that_looks_like_base64_is_still_joined(
     _, findings, _ = scan_json(tmp_path)
     assert [(f["line"], f["decoded"]) for f in by_secret(findings, sha(secret))] == [
         (position(text, secret[:21])[0], ["concat"])]
+
+
+def test_comment_lines_after_a_literal_are_read_in_one_way(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    # A line of many '#' after a secret-named field's literal could be split into comments in
+    # 2**n ways, every one of them tried before the join failed: this file hung the scan.
+    secret, other = random_secret(), random_secret()
+    text = (f'secret_key = "{secret}"\n' + "# a: u" * 60 + "\n"
+            f'ACCESS_KEY_SECRET = "{other[:14]}"  # the rest:\n    "{other[14:]}"\n')
+    write(tmp_path / "settings.py", text)
+    _, findings, _ = scan_json(tmp_path)
+    assert [f["line"] for f in by_secret(findings, sha(secret))] == [1]
+    assert [(f["line"], f["decoded"]) for f in by_secret(findings, sha(other))] == [
+        (3, ["concat"])]

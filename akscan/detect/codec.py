@@ -321,8 +321,14 @@ _LITERAL = lazyre.compile(
 )
 # Between two pieces: spaces, line breaks, backslash continuations, one + (most languages) or .
 # (PHP) or nothing at all (Python, C and shell put literals side by side).
-_GAP = r"(?:[ \t]|\\?\r?\n|//[^\r\n]*|#[^\r\n]*)"
-_JOINER = lazyre.compile(f"{_GAP}*(?:[+.]{_GAP}*)?")
+# Written so that a gap can be read in one way only: a line's spaces, then a comment (// or #)
+# to the line's end, the lines joined by (backslash-continued) line breaks. Spaces and comments
+# as alternatives repeated (`(?:[ \t]|#[^\r\n]*|...)*`) read the same, but "# a # a # a"
+# in 2**n ways, all tried before a failing match gives up: 18 of them after a literal took
+# seconds, 30 hung the scan (`re` has no timeout).
+_LINE_GAP = r"[ \t]*(?:(?://|#)(?:[^\r\n\\]|\\(?!\r?\n))*)?"
+_GAPS = rf"{_LINE_GAP}(?:\\?\r?\n{_LINE_GAP})*"
+_JOINER = lazyre.compile(f"{_GAPS}(?:[+.]{_GAPS})?")
 # An unquoted token continued on the next line (shell, Java .properties).
 _CONTINUED = lazyre.compile(r"[A-Za-z0-9+/=_\-]+\\\r?\n[ \t]*[A-Za-z0-9+/=_\-]+")
 _CONTINUATION = lazyre.compile(r"\\\r?\n[ \t]*")
@@ -330,11 +336,11 @@ _CONTINUATION = lazyre.compile(r"\\\r?\n[ \t]*")
 # literal, or a backslash line continuation (SPLIT_AFTER); as a field's value, a literal that
 # the next one continues (SPLIT_VALUE).
 SPLIT_AFTER = lazyre.compile(
-    r"""[A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`]""" + _GAP + "*[+.]?" + _GAP
-    + r"""*[fFrRbBuU@$]{0,2}["'`])""")
+    r"""[A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`]""" + _GAPS + "(?:[+.]" + _GAPS
+    + r""")?[fFrRbBuU@$]{0,2}["'`])""")
 SPLIT_VALUE = lazyre.compile(
-    r"""[fFrRbBuU@$]{0,2}["'`][A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`]""" + _GAP + "*[+.]?"
-    + _GAP + r"""*[fFrRbBuU@$]{0,2}["'`])"""
+    r"""[fFrRbBuU@$]{0,2}["'`][A-Za-z0-9+/=._\-]*(?:\\\r?\n|["'`]""" + _GAPS + "(?:[+.]"
+    + _GAPS + r""")?[fFrRbBuU@$]{0,2}["'`])"""
     r"""|[A-Za-z0-9+/=_\-]+\\\r?\n""")
 
 
