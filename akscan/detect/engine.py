@@ -59,6 +59,9 @@ _DECODED_CONTEXT_LINES = 10
 # Windows searched by `could_find` before the whole text is cheaper to scan.
 _MAX_WINDOWS = 10_000
 _UNKNOWN = reach.Bound(behind=-1)  # a rule's bound not looked up yet
+# A run of whitespace longer than this (binary bytes, read as spaces) is not followed by
+# `could_find`: the whole text is scanned instead.
+_MAX_SPACES = 1 << 20
 
 
 # The engine's own records are plain classes and NamedTuples, not dataclasses: a dataclass
@@ -263,9 +266,18 @@ class Engine:
                          for start, end in _keyword_windows(rule, hits, length)]
             else:
                 before, after = bound.around
+                starts = [at for k in rule.keywords for at in hits.get(k) or ()]
+                if bound.spaces < 0:
+                    ends = [at + after for at in starts]
+                else:  # a run of whitespace (in binaries: of binary bytes) of any length
+                    ends = []
+                    for at in starts:
+                        run = _spaces(text_between, at + bound.spaces, length)
+                        if run is None:
+                            return True
+                        ends.append(at + after + run)
                 spans = [(start, start, end) for start, end in _merge(
-                    (max(0, at - before), min(length, at + after))
-                    for k in rule.keywords for at in hits.get(k) or ())]
+                    (max(0, at - before), min(length, end)) for at, end in zip(starts, ends))]
             windows += len(spans)
             if windows > _MAX_WINDOWS:
                 return True
@@ -538,6 +550,19 @@ class Engine:
                 _any_within(anchors.get(kind, ()), line, candidate.rule.context.lines)
                 for kind in candidate.rule.context.near)
         ]
+
+
+def _spaces(text_between: Callable[[int, int], str], at: int, length: int) -> int | None:
+    """How many characters of whitespace start at `at` (all that `\\s` matches, and more);
+    None past `_MAX_SPACES`."""
+    run = 0
+    while at + run < length and run <= _MAX_SPACES:
+        piece = text_between(at + run, min(length, at + run + 4096))
+        spaces = len(piece) - len(piece.lstrip())
+        run += spaces
+        if spaces < len(piece):
+            return run
+    return run if run <= _MAX_SPACES else None
 
 
 def _written_at(data: bytes, writings: Sequence[bytes], offsets: list[int]) -> list[int]:

@@ -29,6 +29,9 @@ class Bound(NamedTuple):  # (not a dataclass: the engine, which a commit hook im
     # (before, after) a keyword hit: where a match holding it, and all it reads, lies (rules
     # run over the whole text); None where the rule has a keyword_window instead
     around: tuple[int, int] | None = None
+    # where a run of whitespace of any length may lie: the run through this many characters
+    # after the hit is not counted in `after` (-1: there is none)
+    spaces: int = -1
 
 
 # rule id -> (sha256 of its pattern and keywords, the first 16 hex digits; the bound)
@@ -58,8 +61,15 @@ _PROVEN: dict[str, tuple[str, Bound]] = {
     "alibaba-access-key-secret-terraform-variable": ("6659ee5872b2844b", Bound(behind=8)),
     # Starts with a quote, no look-behind.
     "alibaba-sts-access-key-secret-positional": ("11b693d1e58d59da", Bound(behind=8)),
-    # Not here: alibaba-sts-access-key-secret-sdk-call, whose `\s*\(` after the name has no
-    # bound, and the context rules, which run only near another rule's match.
+    # Starts at its keyword: "StsAuth" (7 characters) or "StsToken" with "Credential(s)"
+    # (at most 19), looking back at most 13 characters before it ("NewClientWith"); then `\s*`,
+    # a run of whitespace of any length that starts at most 19 characters after the hit, so
+    # that it ends where the run through that 19th character ends, or before; then "(", at
+    # most 240 arguments' characters of at most 82 each, a quote, at most 64 characters and a
+    # quote (19,747), with no look-ahead.
+    "alibaba-sts-access-key-secret-sdk-call": ("4994555a0817a2ef",
+                                               Bound(around=(16, 19 + 19_747 + 34), spaces=19)),
+    # Not here: the context rules, which run only near another rule's match.
 }
 
 
