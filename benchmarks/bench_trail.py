@@ -5,7 +5,9 @@ Writes a synthetic trail per size with tests/trailgen.py (planted keys used from
 unknown IPs, a leaked key, STS sessions, malformed lines; SLS form, gzip by default), then runs,
 interleaved round by round (the order rotating), each `--runs` times:
 
-* `akscan trail` on it (the CLI in a subprocess), with --known-ips, --keys and --findings;
+* `akscan trail` on it (the CLI in a subprocess), with --known-ips, --keys and --findings, with
+  its default jobs (a worker process per CPU past the first 32 MiB of lines) and with `-j1` (no
+  worker process); CPU time counts the workers too;
 * the floor: `zcat FILE | python -c 'json.loads each line'` (`cat` for a plain file): just
   decompressing and parsing each line once, nothing looked at (for the SLS form that leaves the
   event string inside each line unparsed, which akscan must parse too);
@@ -200,6 +202,9 @@ def main() -> int:
                                   "--known-ips", str(lists["known_ips"]), "--keys",
                                   str(lists["keys"]), "--findings", str(lists["findings"]),
                                   "--format", "json", "-o", str(report), "-q"], env, None)}
+            one = base / f"report-{count}-j1.json"
+            tools["akscan trail -j1"] = ([*tools["akscan trail"][0][:-3], "-o", str(one), "-q",
+                                          "-j1"], env, None)
             if zcat:
                 tools["floor: zcat | json.loads per line"] = (
                     [sys.executable, "-c", FLOOR], None, [zcat, str(path)])
@@ -220,7 +225,7 @@ def main() -> int:
                 wall = statistics.median(r.wall for r in runs)
                 cpu = statistics.median(r.cpu for r in runs)
                 rss = max(r.rss for r in runs)
-                bad = [r for r in runs if r.code not in ((0, 1) if tool == "akscan trail"
+                bad = [r for r in runs if r.code not in ((0, 1) if tool.startswith("akscan")
                                                            else (0,))]
                 if not bad:
                     medians[tool] = (wall, cpu)
@@ -238,6 +243,10 @@ def main() -> int:
                      + document["summary"]["calls_with_sts_keys"]) if document else None
             print(f"  planted patterns: {'all named' if not missing else '; '.join(missing)}")
             wall, cpu = medians.get("akscan trail", (0.0, 0.0))
+            if document and one.exists():
+                same = json.loads(one.read_text()) == document
+                print(f"  report of -j1: {'the same' if same else 'DIFFERENT'}")
+                failed |= not same
             for tool, (other_wall, other_cpu) in medians.items():
                 if tool != "akscan trail":
                     print(f"  akscan / {tool.split(':')[0].split(' read_json')[0]}: "

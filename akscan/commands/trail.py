@@ -53,6 +53,9 @@ def add_parser(commands: Any) -> None:
     bounds.add_argument("--max-ratio", metavar="N", type=_ratio, default=200,
                         help="stop reading a gzip input that inflates more than N times, past "
                              "its first 256 MiB (default 200; trails compress 10 to 30 times)")
+    parser.add_argument("-j", "--jobs", metavar="N", type=_jobs,
+                        help="worker processes reading a long input's JSON lines (default and "
+                             "most: number of CPUs; 1: none; inputs under 32 MiB start none)")
     out = parser.add_argument_group("output")
     out.add_argument("-f", "--format", choices=("text", "json", "csv"), default="text",
                      help="report format (default: text)")
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     leaks = inputs.load_leaks(args.findings) if args.findings else {}
     trail = Trail(known.__contains__ if known is not None else _nobody,
                   is_leaked=lambda key_id: sha256_hex(key_id) in leaks)
-    summaries, errors = _read_all(args.files, trail, limits)
+    summaries, errors = _read_all(args.files, trail, limits, args.jobs or _cpus())
     document = build(trail, Context(
         tool_version=__version__, inputs=summaries, known_ips_given=known is not None,
         key_list=key_list, leaks=leaks, show_key_ids=args.show_key_ids,
@@ -119,11 +122,30 @@ def _ratio(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid jobs {text!r}: a whole number, 1 or more")
+    return value
+
+
 def _nobody(ip: str) -> bool:
     return False
 
 
-def _read_all(files: list[str], trail: Any, limits: Any) -> tuple[list[Any], list[str]]:
+def _cpus() -> int:
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def _read_all(files: list[str], trail: Any, limits: Any, jobs: int = 1
+              ) -> tuple[list[Any], list[str]]:
     from akscan.terminal import escape_path
     from akscan.trail.reader import open_input
     from akscan.trail.report import InputSummary
@@ -140,7 +162,7 @@ def _read_all(files: list[str], trail: Any, limits: Any) -> tuple[list[Any], lis
             errors.append(f"{escape_path(name)}: {summary.error}")
             continue
         try:
-            events = _read(raw, summary, trail, limits)
+            events = _read(raw, summary, trail, limits, jobs)
         finally:
             if raw is not sys.stdin.buffer:
                 raw.close()
@@ -152,16 +174,18 @@ def _read_all(files: list[str], trail: Any, limits: Any) -> tuple[list[Any], lis
     return summaries, errors
 
 
-def _read(raw: BinaryIO, summary: Any, trail: Any, limits: Any = None) -> int:
+def _read(raw: BinaryIO, summary: Any, trail: Any, limits: Any = None, jobs: int = 1,
+          **folding: Any) -> int:
     """Fold the events of one input into `trail`; the number of events."""
     from akscan.trail.fast import Folder
     from akscan.trail.reader import DEFAULT_LIMITS, ReadStats, read_records
 
     stats = ReadStats()
-    folder = Folder(trail, stats)
+    folder = Folder(trail, stats, jobs, **folding)
     add_record = folder.add_record
     try:
-        for record, line in read_records(raw, stats, limits or DEFAULT_LIMITS, folder.take):
+        for record, line in read_records(raw, stats, limits or DEFAULT_LIMITS, folder.take,
+                                         folder.parallel()):
             add_record(record, line)
     except OSError as exc:  # a read error on a plain file
         stats.error = f"read error: {exc.strerror or exc}"

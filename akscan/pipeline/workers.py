@@ -60,13 +60,16 @@ def run_batches(
     work: Callable[[list[T]], R], batches: Iterable[list[T]], jobs: int,
     initializer: Callable[..., None], initargs: tuple[Any, ...],
     handle: Callable[[R], None], lost: Callable[[list[T]], None],
-    retried: Callable[[list[T]], None] = lambda _: None,
+    retried: Callable[[list[T]], None] = lambda _: None, ahead: int = 2,
 ) -> None:
     """Run `work` on each batch in `jobs` processes (each set up by `initializer(*initargs)`),
     giving every batch's results to `handle` in the batches' order; `retried` hears of each
     batch that is run again because its worker died, `lost` of each one whose worker died
-    again. Every worker is gone when this returns or raises."""
-    pool = _Pool(work, jobs, initializer, initargs)
+    again. Every worker is gone when this returns or raises. A worker is given up to `ahead`
+    batches at once, so it never waits for the parent; with batches or results larger than a
+    pipe holds, 1: the parent, blocked sending a second batch, would not read the result that
+    the worker is blocked sending."""
+    pool = _Pool(work, jobs, initializer, initargs, ahead)
     with _stop_on_signals():
         try:
             pool.run(iter(enumerate(batches)), handle, lost, retried)
@@ -75,8 +78,6 @@ def run_batches(
 
 
 Job = tuple[int, list[Any], int]  # (index, batch, attempt)
-# Batches given to a worker ahead of the one it works on, so it never waits for the parent.
-_AHEAD = 2
 
 
 class _Worker:
@@ -93,11 +94,11 @@ class _Worker:
         child.close()
         self.jobs: deque[Job] = deque()
 
-    def wants(self, retry: bool) -> bool:
+    def wants(self, retry: bool, ahead: int) -> bool:
         """Whether to give it a batch: a retried batch runs alone in its worker."""
         if retry:
             return not self.jobs
-        return len(self.jobs) < _AHEAD and not any(job[2] > 1 for job in self.jobs)
+        return len(self.jobs) < ahead and not any(job[2] > 1 for job in self.jobs)
 
     def give(self, job: Job) -> None:
         self.jobs.append(job)
@@ -113,9 +114,10 @@ class _Worker:
 
 class _Pool:
     def __init__(self, work: Callable[[list[T]], R], jobs: int,
-                 initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+                 initializer: Callable[..., None], initargs: tuple[Any, ...],
+                 ahead: int = 2) -> None:
         self._start = functools.partial(_Worker, work, initializer, initargs)
-        self._jobs = jobs
+        self._jobs, self._ahead = jobs, ahead
         self._workers: list[_Worker] = []
 
     def run(self, batches: Iterator[tuple[int, list[T]]], handle: Callable[[R], None],
@@ -129,10 +131,10 @@ class _Pool:
             for worker in self._workers:
                 while True:
                     if waiting:
-                        if not worker.wants(waiting[0][2] > 1):
+                        if not worker.wants(waiting[0][2] > 1, self._ahead):
                             break
                         worker.give(waiting.popleft())
-                    elif more and worker.wants(False):
+                    elif more and worker.wants(False, self._ahead):
                         numbered = next(batches, None)
                         if numbered is None:
                             more = False

@@ -19,7 +19,7 @@ import json
 import re
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol, cast
 
@@ -82,10 +82,11 @@ Take = Callable[[str, int, int, int], tuple[int, int]]
 
 
 def read_records(raw: BinaryIO, stats: ReadStats, limits: Limits = DEFAULT_LIMITS,
-                 take: Take | None = None) -> Iterator[tuple[dict[str, Any], int]]:
+                 take: Take | None = None, parallel: Parallel | None = None
+                 ) -> Iterator[tuple[dict[str, Any], int]]:
     """Every JSON object in `raw`, unpacked from arrays and containers, with its line number.
     In JSON lines, `take` may consume runs of lines itself (in order: a record yielded here
-    comes after the lines taken before it)."""
+    comes after the lines taken before it), and `parallel` the rest of a long input."""
     start = _position(raw)
     head = raw.read(2)
     text: Text
@@ -93,9 +94,10 @@ def read_records(raw: BinaryIO, stats: ReadStats, limits: Limits = DEFAULT_LIMIT
         text = _FastGunzip(raw, start, head, limits)
     else:
         text = _Opened(raw, head, limits)
-    for value, line in _values(text, stats, take):
+    for value, line in _values(text, stats, take, parallel):
         yield from _unpack(value, line, stats)
-    stats.error = text.error
+    if text.error:  # after any error met while folding (a batch lost with its worker)
+        stats.error = f"{stats.error}; {text.error}" if stats.error else text.error
 
 
 class Text(Protocol):
@@ -276,8 +278,8 @@ def _unpack(value: Any, line: int, stats: ReadStats) -> Iterator[tuple[dict[str,
         stats.bad(line)
 
 
-def _values(text: Text, stats: ReadStats, take: Take | None = None
-            ) -> Iterator[tuple[Any, int]]:
+def _values(text: Text, stats: ReadStats, take: Take | None = None,
+            parallel: Parallel | None = None) -> Iterator[tuple[Any, int]]:
     head = text.read(CHUNK)
     lines = 0
     while head and head.isspace():  # leading blank lines, however many: counted, not kept
@@ -296,7 +298,7 @@ def _values(text: Text, stats: ReadStats, take: Take | None = None
         # A pretty-printed object (or a one-line file longer than a chunk): parse by value.
         yield from _Document(head, text, stats, first).values()
         return
-    yield from _lines(head, text, stats, first, take)
+    yield from _lines(head, text, stats, first, take, parallel)
 
 
 def _parses(line: str) -> bool:
@@ -307,39 +309,53 @@ def _parses(line: str) -> bool:
     return True
 
 
-def _lines(head: str, text: Text, stats: ReadStats, first: int = 1, take: Take | None = None
-           ) -> Iterator[tuple[Any, int]]:
+# A run of whole JSON lines, `buf[:end]` as (buf, end), or None for a line longer than
+# `MAX_RECORD` (read through and dropped, never held whole).
+Piece = tuple[str, int] | None
+
+
+class Parallel(Protocol):
+    """Folds JSON lines elsewhere: past `after` characters of them, the rest of an input is
+    given to `fold` as pieces, the first of them starting on line `number`."""
+
+    after: int
+
+    def fold(self, pieces: Iterator[Piece], number: int) -> None: ...
+
+
+def _lines(head: str, text: Text, stats: ReadStats, first: int = 1, take: Take | None = None,
+           parallel: Parallel | None = None) -> Iterator[tuple[Any, int]]:
     """JSON lines: each line one value; a line that does not parse, or longer than
-    `MAX_RECORD` (read through and dropped, never held whole), is one malformed record."""
-    number = first  # the line at buf[0]
+    `MAX_RECORD`, is one malformed record."""
+    number = first  # the line the next piece starts on
+    read = 0
+    pieces = _pieces(head, text)
+    for piece in pieces:
+        if piece is None:
+            stats.bad(number)
+            number += 1
+            continue
+        buf, end = piece
+        number = yield from _piece_values(buf, end, number, stats, take)
+        read += end
+        if parallel is not None and read > parallel.after:
+            parallel.fold(pieces, number)
+            return
+
+
+def _pieces(head: str, text: Text) -> Iterator[Piece]:
+    """The lines of `text` (after `head`), a chunk's worth at a time (see `Piece`)."""
     buf, eof = head, False
     while True:
         rest = "" if eof else buf[buf.rfind("\n") + 1:]  # the line still being read
         end = len(buf) - len(rest)  # buf[:end]: whole lines
-        if take is None:
-            yield from _blank_or_not(buf, 0, end, number, stats)
-            number += buf.count("\n", 0, end)
-        pos = 0
-        while take is not None and pos < end:
-            # `take` folds what it can; the lines it leaves are read here.
-            pos, number = take(buf, pos, end, number)
-            if pos >= end:
-                break
-            if buf[pos] == "\n":  # blank lines, however many: skipped in C
-                match = _NONBLANK.search(buf, pos, end)
-                skip = match.start() if match else end
-                pos, number = skip, number + skip - pos
-                continue
-            stop = buf.find("\n", pos, end)
-            line = buf[pos:stop if stop >= 0 else end]
-            if not line.isspace():
-                yield from _line(line, number, stats)
-            pos, number = pos + len(line) + 1, number + 1
+        if end:
+            yield buf, end
         buf = rest
         if eof:
             return
         if len(buf) >= MAX_RECORD:  # an overlong line: drop it up to its end
-            stats.bad(number)
+            yield None
             buf = ""
             while True:
                 chunk = text.read(CHUNK)
@@ -347,13 +363,57 @@ def _lines(head: str, text: Text, stats: ReadStats, first: int = 1, take: Take |
                     return
                 newline = chunk.find("\n")
                 if newline >= 0:
-                    buf, number = chunk[newline + 1:], number + 1
+                    buf = chunk[newline + 1:]
                     break
         chunk = text.read(CHUNK)
         if chunk:
             buf += chunk
         else:
             eof = True
+
+
+def fold_piece(piece: Piece, number: int, stats: ReadStats, take: Take,
+               add: Callable[[dict[str, Any], int], None]) -> int:
+    """Read one piece starting on line `number`: `take` folds the lines it can, the records of
+    the others go to `add` with their line numbers. The number of the line after the piece."""
+    if piece is None:
+        stats.bad(number)
+        return number + 1
+    values = _piece_values(piece[0], piece[1], number, stats, take)
+    while True:
+        try:
+            value, line = next(values)
+        except StopIteration as stop:
+            after: int = stop.value
+            return after
+        for record, at in _unpack(value, line, stats):
+            add(record, at)
+
+
+def _piece_values(buf: str, end: int, number: int, stats: ReadStats, take: Take | None
+                  ) -> Generator[tuple[Any, int], None, int]:
+    """The values of the lines in `buf[:end]` (those `take` leaves), the first numbered
+    `number`; returns the number of the line after them."""
+    if take is None:
+        yield from _blank_or_not(buf, 0, end, number, stats)
+        return number + buf.count("\n", 0, end)
+    pos = 0
+    while pos < end:
+        # `take` folds what it can; the lines it leaves are read here.
+        pos, number = take(buf, pos, end, number)
+        if pos >= end:
+            break
+        if buf[pos] == "\n":  # blank lines, however many: skipped in C
+            match = _NONBLANK.search(buf, pos, end)
+            skip = match.start() if match else end
+            pos, number = skip, number + skip - pos
+            continue
+        stop = buf.find("\n", pos, end)
+        line = buf[pos:stop if stop >= 0 else end]
+        if not line.isspace():
+            yield from _line(line, number, stats)
+        pos, number = pos + len(line) + 1, number + 1
+    return number
 
 
 def _blank_or_not(buf: str, pos: int, end: int, number: int, stats: ReadStats
