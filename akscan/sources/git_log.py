@@ -99,16 +99,24 @@ class Listing:
                 self.commits.append(Commit(sha, author, email, date, ref))
             elif token.startswith(b":"):
                 path = next(tokens, b"")
-                mode, oid = _result_side(token)
-                if git.is_null(oid):
+                if token[1:2] != b":":  # one parent, most commits: ":mode mode blob blob M"
+                    fields = token.split(b" ", 4)
+                    mode, oid = fields[1], fields[3].decode("ascii")
+                else:
+                    mode, oid = _result_side(token)
+                if oid in _NULL_IDS:
                     self.deletions.append((len(self.commits) - 1, path))
                     continue
-                if mode == GITLINK_MODE:
+                if mode == _GITLINK:
                     self.gitlinks += 1
                     continue
-                if self._excluded(path):
+                if self.exclude is not None and self._excluded(path):
                     continue
-                if self.add(len(self.commits) - 1, path, oid):
+                # (Listing.add inlined: a large history has hundreds of thousands of these.)
+                source = len(self.commits) - 1
+                self.additions.append((source, path, oid))
+                if oid not in self.first_seen:
+                    self.first_seen[oid] = (source, path)
                     yield oid
 
     def add(self, source: int, path: bytes, oid: str) -> bool:
@@ -147,11 +155,16 @@ class Listing:
         return display(path), self.commits[commit].describe()
 
 
-def _result_side(header: bytes) -> tuple[str, str]:
+def _result_side(header: bytes) -> tuple[bytes, str]:
     """Mode and blob of the commit's side of a raw diff line (`:` once per parent)."""
     parents = len(header) - len(header.lstrip(b":"))
-    fields = header[parents:].decode("ascii").split(" ")
-    return fields[parents], fields[2 * parents + 1]
+    fields = header[parents:].split(b" ")
+    return fields[parents], fields[2 * parents + 1].decode("ascii")
+
+
+_GITLINK = GITLINK_MODE.encode()
+# The ids git gives a side that has no object (a deletion): sha1 and sha256.
+_NULL_IDS = frozenset({"0" * 40, "0" * 64})
 
 
 def display(path: bytes) -> str:
