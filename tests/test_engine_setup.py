@@ -5,7 +5,7 @@ to pay for one; the two find the same keywords, in the same order."""
 from __future__ import annotations
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from akscan.detect import engine as engine_module
@@ -20,6 +20,8 @@ _PIECES = st.sampled_from([
 _CONTENT = st.lists(_PIECES, max_size=16).map(b"".join)
 
 
+# No deadline: each example builds automata, whose time depends on the machine's load.
+@settings(deadline=None)
 @given(st.lists(_CONTENT, min_size=1, max_size=8))
 def test_the_automaton_finds_what_a_dfa_finds_before_and_after_it_becomes_one(
     contents: list[bytes]
@@ -51,6 +53,7 @@ def test_an_engine_that_searched_a_lot_prefilters_as_a_fresh_one() -> None:
         [[r.id for r in v.rules] for v in fresh.prefilter_each(contents)]
 
 
+@settings(deadline=None)
 @given(st.lists(_CONTENT, min_size=1, max_size=8), st.integers(0, 40_000))
 def test_the_grouped_search_finds_what_the_overlapping_search_finds(
     contents: list[bytes], filler: int
