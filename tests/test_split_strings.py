@@ -115,3 +115,13 @@ def test_comment_lines_after_a_literal_are_read_in_one_way(
     assert [f["line"] for f in by_secret(findings, sha(secret))] == [1]
     assert [(f["line"], f["decoded"]) for f in by_secret(findings, sha(other))] == [
         (3, ["concat"])]
+
+
+def test_a_literal_inside_a_comment_does_not_continue_the_one_before_it(
+    tmp_path: Path, scan_json: ScanJson
+) -> None:
+    # A comment runs to its line's end: what is quoted in it is not code.
+    secret = random_secret()
+    write(tmp_path / "settings.py", f'ACCESS_KEY_SECRET = "{secret[:14]}"  # "{secret[14:]}"\n')
+    _, findings, _ = scan_json(tmp_path)
+    assert by_secret(findings, sha(secret)) == []

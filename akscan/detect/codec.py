@@ -325,8 +325,13 @@ _LITERAL = lazyre.compile(
 # to the line's end, the lines joined by (backslash-continued) line breaks. Spaces and comments
 # as alternatives repeated (`(?:[ \t]|#[^\r\n]*|...)*`) read the same, but "# a # a # a"
 # in 2**n ways, all tried before a failing match gives up: 18 of them after a literal took
-# seconds, 30 hung the scan (`re` has no timeout).
-_LINE_GAP = r"[ \t]*(?:(?://|#)(?:[^\r\n\\]|\\(?!\r?\n))*)?"
+# seconds, 30 hung the scan (`re` has no timeout). A comment runs to its line's end (no piece
+# starts inside it), and is at most _COMMENT long: otherwise each literal before a long line of
+# comments and literals read on to its end, time quadratic in the line (a 100 KB line of
+# `SECRET_KEY = 'dev' # ...` took 13 s).
+_COMMENT = 400
+_LINE_GAP = (r"[ \t]*(?:(?://|#)(?:[^\r\n\\]|\\(?!\r?\n)){0,%d}(?=\\?\r?\n|\Z))?"
+             % _COMMENT)
 _GAPS = rf"{_LINE_GAP}(?:\\?\r?\n{_LINE_GAP})*"
 _JOINER = lazyre.compile(f"{_GAPS}(?:[+.]{_GAPS})?")
 # An unquoted token continued on the next line (shell, Java .properties).
@@ -353,9 +358,13 @@ def join_literals(text: str, start: int, end: int) -> Decoded | None:
     at = start
     joined = False
     pos = start
+    continued = _CONTINUED.search(text, pos, end)
     while pos < end:
         literal = _LITERAL.search(text, pos, end)
-        continued = _CONTINUED.search(text, pos, end)
+        if continued is not None and continued.start() < pos:
+            # Searched again only once passed: from every literal, it read to the end of the
+            # region each time (quadratic in the literals of a long line).
+            continued = _CONTINUED.search(text, pos, end)
         if continued is not None and (literal is None or continued.start() < literal.start()):
             _copy(text, at, continued.start(), out, begins, ends)
             _copy_without_breaks(text, continued.start(), continued.end(), out, begins, ends)

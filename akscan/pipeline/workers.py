@@ -17,6 +17,7 @@ import contextlib
 import functools
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 from collections import deque
@@ -66,9 +67,8 @@ def run_batches(
     giving every batch's results to `handle` in the batches' order; `retried` hears of each
     batch that is run again because its worker died, `lost` of each one whose worker died
     again. Every worker is gone when this returns or raises. A worker is given up to `ahead`
-    batches at once, so it never waits for the parent; with batches or results larger than a
-    pipe holds, 1: the parent, blocked sending a second batch, would not read the result that
-    the worker is blocked sending."""
+    batches at once, so it never waits for the parent (1 where batches are large: what is in
+    flight is held in memory)."""
     pool = _Pool(work, jobs, initializer, initargs, ahead)
     with _stop_on_signals():
         try:
@@ -196,13 +196,27 @@ class _Pool:
 
 def _serve(conn: Connection, parent: int, work: Callable[[list[T]], R],
            initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
-    """A worker's life: set up, then one batch after another until told to stop."""
+    """A worker's life: set up, then one batch after another until told to stop.
+
+    A thread takes the batches off the pipe as they come, so the parent's send of the next
+    batch never waits on this worker's send of the last result: with both larger than a pipe
+    holds, each side would be blocked writing while the other does not read."""
     _start_worker(parent, initializer, initargs)
+    given: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def take() -> None:
+        while True:
+            try:
+                batch = conn.recv()
+            except (EOFError, OSError):
+                batch = None  # the parent is gone
+            given.put(batch)
+            if batch is None:
+                return
+
+    threading.Thread(target=take, daemon=True).start()
     while True:
-        try:
-            batch = conn.recv()
-        except (EOFError, OSError):
-            return  # the parent is gone
+        batch = given.get()
         if batch is None:
             return
         try:

@@ -44,8 +44,8 @@ MAX_GROUPS = 4096  # calls grouped at once (memory: a few hundred bytes per grou
 # 30,000 events, 0.2 s): a smaller input is done before a pool would have started.
 PARALLEL_AFTER = 32 << 20
 # Characters of lines given to a worker at a time: fewer groups to merge than smaller batches
-# (on a million SLS events, 5% of the events against 13% for 1 MiB), and with two batches
-# ahead per worker, memory stays a few times this.
+# (on a million SLS events, 5% of the events against 13% for 1 MiB), and with one batch per
+# worker in flight (besides the one being read), memory stays a few times this.
 BATCH = 4 << 20
 _CACHE = 4096
 
@@ -284,7 +284,7 @@ class Folder:
 
         workers.run_batches(_fold_batch, itertools.chain((ahead,), batches),
                             min(self.jobs, workers.usable_cpus()), _nothing, (), merge, dropped,
-                            ahead=1)  # a batch, and a result, can be larger than a pipe holds
+                            ahead=1)  # large batches: each one in flight is held in memory
 
     def flush(self) -> None:
         """Fold the groups into the trail, in the order they were first seen."""

@@ -316,3 +316,20 @@ def _pairs_case(workdir: Path, large: bool) -> Invocation:
 def test_hostile_detection_input_as_a_process(hostile: Any, tmp_path: Path) -> None:
     _, result = hostile.run(tmp_path)
     hostile.check(result)
+
+
+def test_a_megabyte_line_of_commented_assignments_is_read_in_time_linear_in_it(
+    tmp_path: Path
+) -> None:
+    # Every `SECRET_KEY = 'dev'` starts a search for a literal that continues it, and a comment
+    # after it ran on to the line's end: 100 KB of this line took 13 s, a megabyte would have
+    # run past the harness's deadline (a hang detector, not a timing). A key split in two
+    # literals at the line's end is still joined.
+    secret = random_secret()
+    line = ("SECRET_KEY = 'dev' # ß " * 45_000
+            + f"ACCESS_KEY_SECRET = '{secret[:12]}' '{secret[12:]}'")
+    (tmp_path / "settings.py").write_text(line + "\n", encoding="utf-8")
+    result = run_akscan(["scan", "-f", "json", "settings.py"], cwd=tmp_path)
+    check(result, exit=1, stdout_controls=True)
+    found = json.loads(result.stdout)["findings"]
+    assert [f["decoded"] for f in found if f["rule_id"] != "alibaba-access-key-id"] == [["concat"]]
