@@ -330,8 +330,7 @@ _LITERAL = lazyre.compile(
 # comments and literals read on to its end, time quadratic in the line (a 100 KB line of
 # `SECRET_KEY = 'dev' # ...` took 13 s).
 _COMMENT = 400
-_LINE_GAP = (r"[ \t]*(?:(?://|#)(?:[^\r\n\\]|\\(?!\r?\n)){0,%d}(?=\\?\r?\n|\Z))?"
-             % _COMMENT)
+_LINE_GAP = rf"[ \t]*(?:(?://|#)(?:[^\r\n\\]|\\(?!\r?\n)){{0,{_COMMENT}}}(?=\\?\r?\n|\Z))?"
 _GAPS = rf"{_LINE_GAP}(?:\\?\r?\n{_LINE_GAP})*"
 _JOINER = lazyre.compile(f"{_GAPS}(?:[+.]{_GAPS})?")
 # An unquoted token continued on the next line (shell, Java .properties).
