@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 _EPILOG = """\
@@ -50,10 +51,10 @@ def add_parser(commands: Any) -> None:
     bounds.add_argument("--max-decompressed", metavar="SIZE", default="16GiB",
                         help="stop reading a gzip input past this much decompressed data "
                              "(default 16GiB; reaching it is a warning and exit 2)")
-    bounds.add_argument("--max-ratio", metavar="N", type=_ratio, default=200,
+    bounds.add_argument("--max-ratio", metavar="N", type=_whole("ratio"), default=200,
                         help="stop reading a gzip input that inflates more than N times, past "
                              "its first 256 MiB (default 200; trails compress 10 to 30 times)")
-    parser.add_argument("-j", "--jobs", metavar="N", type=_jobs,
+    parser.add_argument("-j", "--jobs", metavar="N", type=_whole("jobs"),
                         help="worker processes reading a long input's JSON lines (default and "
                              "most: number of CPUs; 1: none; inputs under 32 MiB start none)")
     out = parser.add_argument_group("output")
@@ -112,24 +113,20 @@ def run(args: argparse.Namespace) -> int:
     return 2 if errors else 0
 
 
-def _ratio(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid ratio {text!r}: a whole number, 1 or more")
-    return value
+def _whole(what: str) -> Callable[[str], int]:
+    """An option's type: a whole number, 1 or more (`what` names it in the error)."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(
+                f"invalid {what} {text!r}: a whole number, 1 or more")
+        return value
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid jobs {text!r}: a whole number, 1 or more")
-    return value
+    return parse
 
 
 def _nobody(ip: str) -> bool:
