@@ -62,9 +62,18 @@ def running(process: Process) -> bool:
 
 
 def wait_for_workers(process: Process, count: int) -> set[int]:
+    """The scan's worker processes once `count` have started: its children that are not git
+    (a history scan's own git log and cat-file --batch-check are its children too, and a
+    directory scan asks git which files it tracks)."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        found = children(process.pid)
+        found = set()
+        for pid in children(process.pid):
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() != "git":
+                    found.add(pid)
+            except OSError:
+                continue  # gone meanwhile
         if len(found) >= count:
             return found
         if not running(process):

@@ -10,14 +10,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from gitrepo import Repo, credentials
 
 from hostile.harness import BUSY_LINE, SLOW_RULE, Process, check, spawn
-from hostile.test_files_workers import children, running
+from hostile.test_files_workers import children, wait_for_workers
 
 BLOBS = 2100  # enough objects that -j 2 starts worker processes
 # Blobs of a KiB: a batch (akscan.pipeline.history._BATCH_BYTES) holds about 1000 of them, so
@@ -40,26 +39,6 @@ def busy_repo(root: Path, secrets: list[str] | None = None) -> Path:
     repo.commit("many files")
     (root / "slow.toml").write_text(SLOW_RULE)
     return repo.path
-
-
-def wait_for_workers(process: Process, count: int) -> set[int]:
-    """The scan's worker processes once `count` have started: its children that are not git
-    (the parent's own git log and cat-file --batch-check are its children too)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        found = set()
-        for pid in children(process.pid):
-            try:
-                if Path(f"/proc/{pid}/comm").read_text().strip() != "git":
-                    found.add(pid)
-            except OSError:
-                continue  # gone meanwhile
-        if len(found) >= count:
-            return found
-        if not running(process):
-            break
-        time.sleep(0.05)
-    raise AssertionError(f"akscan did not start {count} workers")
 
 
 def history(root: Path, repo: Path, timeout: int, *extra: str) -> Process:
