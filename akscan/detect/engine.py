@@ -468,40 +468,23 @@ class Engine:
     def _text_hits(self, text: str) -> dict[bytes, list[int] | None]:
         """Character offsets of every keyword and encoded form in `text`, as `_keyword_hits`
         finds the keywords; None for one that occurs too often to list."""
-        data = (text.encode("ascii") if text.isascii()
-                else text.encode("ascii", "replace")).lower()
-        counts: dict[int, list[int]] = {}
-        for index, start in self._matches(data):
-            offsets = counts.setdefault(index, [])
-            if len(offsets) <= MAX_HITS_KEPT:
-                offsets.append(start)
-        return {self._keywords[index]: offsets if len(offsets) <= MAX_HITS_KEPT else None
-                for index, offsets in counts.items()}
+        return _character_hits(text, self._keywords, self._matches)
 
     def _keyword_hits(self, text: str) -> dict[bytes, list[int] | None]:
         """Offsets of every keyword in `text`; None for a keyword that occurs so often that
         the rules it wakes run over the whole text instead."""
-        hits: dict[bytes, list[int] | None] = {}
         if self._plain_automaton is None:
-            return hits
-        # Byte offsets of ASCII-lower-cased text are character offsets only for ASCII text;
-        # otherwise ASCII stands in for every other character, one for one.
-        data = (text.encode("ascii") if text.isascii()
-                else text.encode("ascii", "replace")).lower()
-        counts: dict[bytes, list[int]] = {}
-        if len(data) >= _SPARSE_FROM:
-            if self._plain_sparse is None:
-                self._plain_sparse = _Sparse(self._plain)
-            matches: Iterable[tuple[int, int]] = self._plain_sparse.matches(data)
-        else:
-            matches = _chunked_matches(self._plain_automaton, data, self._longest)
-        for index, start in matches:
-            offsets = counts.setdefault(self._plain[index], [])
-            if len(offsets) <= MAX_HITS_KEPT:
-                offsets.append(start)
-        for keyword, offsets in counts.items():
-            hits[keyword] = offsets if len(offsets) <= MAX_HITS_KEPT else None
-        return hits
+            return {}
+        return _character_hits(text, self._plain, self._plain_matches)
+
+    def _plain_matches(self, data: bytes) -> Iterable[tuple[int, int]]:
+        """(index in `_plain`, start) of every keyword (not encoded forms) in `data`."""
+        assert self._plain_automaton is not None
+        if len(data) < _SPARSE_FROM:
+            return _chunked_matches(self._plain_automaton, data, self._longest)
+        if self._plain_sparse is None:
+            self._plain_sparse = _Sparse(self._plain)
+        return self._plain_sparse.matches(data)
 
     def _run(
         self, rule: Rule, fragment: Fragment, windows: Sequence[tuple[int, int]],
@@ -557,6 +540,24 @@ class Engine:
                 _any_within(anchors.get(kind, ()), line, candidate.rule.context.lines)
                 for kind in candidate.rule.context.near)
         ]
+
+
+def _character_hits(
+    text: str, keywords: Sequence[bytes], search: Callable[[bytes], Iterable[tuple[int, int]]],
+) -> dict[bytes, list[int] | None]:
+    """Where `search` finds each of `keywords` (by index) in `text` lower-cased, in characters;
+    None for a keyword found more than MAX_HITS_KEPT times."""
+    # Byte offsets of ASCII-lower-cased text are character offsets only for ASCII text;
+    # otherwise ASCII stands in for every other character, one for one.
+    data = (text.encode("ascii") if text.isascii()
+            else text.encode("ascii", "replace")).lower()
+    counts: dict[bytes, list[int]] = {}
+    for index, start in search(data):
+        offsets = counts.setdefault(keywords[index], [])
+        if len(offsets) <= MAX_HITS_KEPT:
+            offsets.append(start)
+    return {keyword: offsets if len(offsets) <= MAX_HITS_KEPT else None
+            for keyword, offsets in counts.items()}
 
 
 def _spaces(text_between: Callable[[int, int], str], at: int, length: int) -> int | None:
