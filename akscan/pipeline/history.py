@@ -342,7 +342,7 @@ def _scan_in_processes(
         stats.errors.extend(workers.lost_error(item.label()) for item in batch)
 
     workers.run_batches(_scan_batch, itertools.chain(first, batches),
-                        min(jobs, workers.usable_cpus()), _start_worker, (engine, repo, limits),
+                        min(jobs, workers.usable_cpus()), _start_process, (engine, repo, limits),
                         handle_batch, lost, retried)
 
 
@@ -354,6 +354,14 @@ _reader: git.ObjectReader | None = None
 def _start_worker(engine: Engine, repo: git.Repo, limits: archives.Limits) -> None:
     global _worker
     _worker = (engine, repo, limits)
+
+
+def _start_process(engine: Engine, repo: git.Repo, limits: archives.Limits) -> None:
+    """`_start_worker` in a worker process of its own."""
+    from akscan.pipeline import workers
+
+    workers.reuse_freed_memory()
+    _start_worker(engine, repo, limits)
 
 
 def _stop_reader() -> None:
