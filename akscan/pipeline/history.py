@@ -27,8 +27,7 @@ from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.model import Finding
 from akscan.pipeline import tip
-from akscan.pipeline.content import scan_contents
-from akscan.pipeline.files import ContentResult, member_suffix, scan_oversized, scan_stream
+from akscan.pipeline.content import ContentResult, member_suffix, scan_contents, scan_stream
 from akscan.sources import archives
 from akscan.sources.blobs import blob_sizes, object_sizes, read_blobs, read_objects
 from akscan.sources.git_log import (
@@ -461,6 +460,9 @@ def _introductions(
 def _scan_oversized_blob(repo: git.Repo, oid: str, size: int, display: str, engine: Engine,
                          max_file_size: int) -> ContentResult | None:
     """`scan_oversized` of one blob read from its own `git cat-file`; None if unreadable."""
+    # The directory scan's module (and pathspec with it) only for a blob this large.
+    from akscan.pipeline.files import scan_oversized
+
     process = git.Process(repo, ["cat-file", "blob", oid])
     try:
         stream = cast(BinaryIO, process.stdout)  # a pipe's reader: read() is all that is used
