@@ -251,7 +251,7 @@ def _die_with_parent() -> None:
 # glibc's mallopt parameters (malloc.h) and what a worker sets them to: freed memory kept for
 # reuse up to this much, and allocations under this size made from the heap.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_KEPT_FREE = 256 * 1024 * 1024
+_KEPT_FREE = 64 * 1024 * 1024
 _MMAP_FROM = 32 * 1024 * 1024  # glibc's largest
 
 
