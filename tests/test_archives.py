@@ -312,3 +312,40 @@ def test_sarif_points_at_the_archive_and_names_the_member(
     assert "in archive member conf/.env, line 1" in result["message"]["text"]
     assert result["properties"]["archiveMember"] == "conf/.env"
     assert result["properties"]["archiveMemberLine"] == 1
+
+
+def test_a_zip_appended_to_a_file_is_found_with_the_longest_comment_a_zip_can_have() -> None:
+    # The end record then starts exactly where the searched tail does: its first byte.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("config.ini", b"x = 1\n")
+        archive.comment = b"c" * 0xFFFF
+    data = b"#!/bin/sh\nexit 0\n" * 100 + buffer.getvalue()
+    assert data.rfind(b"PK\x05\x06") == len(data) - 22 - 0xFFFF
+    assert archives.zip_start(data) == 1700
+    assert archives.kind(data) == archives.ZIP
+    assert archives.zip_start(data[:-1]) is None  # the comment's length no longer adds up
+
+
+def test_the_zip_end_record_is_looked_for_in_the_tail_only() -> None:
+    # Signatures just inside and just outside the tail, and none at all (text): the quick
+    # look for the signature's third byte must decide as the search for the whole one does.
+    rng = random.Random(14)
+    span = 22 + 0xFFFF
+    for _ in range(300):
+        size = rng.choice([10, 30, span - 3, span, span + 5, 3 * span])
+        data = bytearray(rng.choice([b"a", b"\x05", b"P"]) * size)
+        for _ in range(rng.randint(0, 3)):
+            at = rng.randint(max(0, size - span - 4), max(0, size - 4))
+            data[at:at + 4] = b"PK\x05\x06"
+            if rng.random() < 0.5 and size - at >= 22:
+                data[at + 20:at + 22] = (size - at - 22).to_bytes(2, "little")
+        data[0:4] = rng.choice([b"PK\x03\x04", b"text"])
+        content = bytes(data)
+        end = content.rfind(b"PK\x05\x06", max(0, len(content) - span))
+        expected = None
+        if end >= 0 and len(content) - end >= 22 and int.from_bytes(
+                content[end + 20:end + 22], "little") == len(content) - end - 22:
+            start = content.find(b"PK\x03\x04")
+            expected = start if 0 <= start < end else None
+        assert archives.zip_start(content) == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import codecs
 
 import pytest
 from hypothesis import given, settings
@@ -13,6 +14,7 @@ from akscan.detect import engine
 from akscan.detect.engine import Engine
 from akscan.pipeline.content import scan_contents
 from akscan.rules import builtin_rules_dir, load_rules
+from akscan.sources.decode import decode_text
 from akscan.sources.printable import printable_lowered
 
 ENGINE = Engine(load_rules([builtin_rules_dir()]))
@@ -139,3 +141,46 @@ def test_sparse_prefilter_making_the_searched_bytes_a_chunk_at_a_time_finds_the_
         got = ENGINE.prefilter_sparse(content, printable_lowered)
     assert [r.id for r in got.rules] == [r.id for r in want.rules]
     assert got.hits == want.hits == ENGINE.prefilter(printable_lowered(content)).hits
+
+
+# Bytes that are not ASCII: characters of two, three and four bytes, invalid bytes, sequences
+# cut short (before an ASCII byte, or at the end), a lone continuation byte, and '?', which is
+# what every character that is not ASCII stands in for when the engine searches a text.
+_NOT_ASCII = st.sampled_from([
+    "é".encode(), "€".encode(), "😀".encode(), "ß".encode(), "İ".encode(), b"\xff", b"\xe2\x82",
+    b"\xf0\x9f\x98", b"\x80", b"\xc3", b"?", b"\xed\xa0\x80", b"\xef\xbb\xbf",
+])
+_UTF8 = st.tuples(st.booleans(), st.lists(st.one_of(_PIECES.filter(lambda p: b"\0" not in p),
+                                                    _ENCODED, _NOT_ASCII), max_size=40))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_UTF8, min_size=1, max_size=8), st.integers(0, 20_000))
+def test_character_offsets_taken_from_byte_offsets_are_those_a_search_of_the_text_finds(
+    contents: list[tuple[bool, list[bytes]]], filler: int,
+) -> None:
+    # Text that is not ASCII (valid or not, with or without a BOM) holding keywords and
+    # encoded forms anywhere: the offsets worked out from the batch prefilter's byte offsets
+    # must be those the engine's own search of the decoded text finds, keyword for keyword.
+    blobs = [(codecs.BOM_UTF8 if bom else b"") + b"".join(pieces) * 2 + "é".encode() * filler
+             + b"".join(pieces) for bom, pieces in contents]
+    for data, verdict in zip(blobs, ENGINE.prefilter_each(blobs)):
+        decoded = decode_text(data)
+        if decoded.encoding != "utf-8":
+            continue  # (a UTF-16 BOM made of pieces: decoded before any prefilter)
+        skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        got = ENGINE.character_hits(verdict, data, decoded.text, skip)
+        if verdict.found:
+            assert got == ENGINE._text_hits(decoded.text)
+        else:
+            assert got is None  # nothing found: nothing to take offsets from
+
+
+def test_character_offsets_are_searched_for_when_the_text_is_not_the_bytes_decoded() -> None:
+    data = "ü secret = 1\nLTAI here".encode()
+    [verdict] = ENGINE.prefilter_each([data])
+    assert ENGINE.character_hits(verdict, data, data.decode()) == ENGINE._text_hits(
+        data.decode())
+    # A text that does not come from these bytes: the check of each hit says so.
+    assert ENGINE.character_hits(verdict, data, "ü secret = 1\nLTA here") is None
+    assert ENGINE.character_hits(verdict, data, data.decode(), skip=2) is None

@@ -87,6 +87,9 @@ class Prefiltered(NamedTuple):
     rules: list[Rule]
     # byte offsets of each keyword or lower-cased encoded form of one in the content
     hits: dict[bytes, list[int]]
+    # Byte offsets of every keyword and encoded form found (by index in the engine's list),
+    # in any case: what `character_hits` turns into character offsets. None where unknown.
+    found: dict[int, list[int]] | None = None
 
     def __bool__(self) -> bool:
         """Whether the content is worth scanning: a rule to run, or something to decode."""
@@ -134,6 +137,9 @@ class Engine:
         keywords = plain + forms
         self._keywords = keywords
         self._longest = max(map(len, keywords), default=1)
+        # Whether `character_hits` may derive character offsets from byte offsets: an ASCII
+        # keyword without '?' matches UTF-8 bytes where it matches `_character_hits`' stand-in.
+        self._derivable = all(k.isascii() and b"?" not in k for k in keywords)
         self._index = {k: i for i, k in enumerate(keywords)}
         # Which rules each keyword (by its index) wakes up.
         self._woken = [[r for r in self.rules if k in r.keywords] for k in keywords]
@@ -341,6 +347,7 @@ class Engine:
         """The rules woken by the keywords of these indexes, and those without keywords.
         Where `original` is known, a keyword that counts only as written is kept at the
         offsets where it is so written, and dropped if there are none."""
+        found = hits
         if original is not None and self._cased and not self._cased.keys().isdisjoint(hits):
             hits = {i: offsets for i, offsets in
                     ((i, _written_at(original, self._cased[i], offsets) if i in self._cased
@@ -349,7 +356,7 @@ class Engine:
             return self._nothing
         wanted = {id(r) for i in hits for r in self._woken[i]}
         return Prefiltered([r for r in self.rules if not r.keywords or id(r) in wanted],
-                           {self._keywords[i]: offsets for i, offsets in hits.items()})
+                           {self._keywords[i]: offsets for i, offsets in hits.items()}, found)
 
     def _hits(self, text: str) -> Hits:
         """Where keywords and encoded forms of keywords occur in `text` (offsets only when
@@ -360,24 +367,68 @@ class Engine:
         # ASCII: lower-casing kept every offset, so the case of each hit can be checked.
         return self.prefilter(data, text.encode("ascii") if text.isascii() else None).hits
 
+    def character_hits(self, verdict: Prefiltered, data: bytes, text: str,
+                       skip: int = 0) -> dict[bytes, list[int] | None] | None:
+        """What `_text_hits(text)` finds, taken from the prefilter's byte offsets in `data`
+        rather than searched for again, where `text` is `data[skip:]` decoded as UTF-8 (with
+        'replace'; `skip` the length of a BOM); None where that cannot be done.
+
+        Why it is the same: keywords are ASCII (and hold no '?'), and an ASCII byte in UTF-8 is
+        one character whose ASCII stand-in is itself, while every other character stands in
+        as '?', which no keyword holds: so a keyword occurs in the stand-in exactly where it
+        occurs in the bytes, each byte offset less the bytes before it that did not start a
+        character. Decoding the bytes between two ASCII bytes gives the characters between
+        them (a bad sequence ends before an ASCII byte), so counting goes from hit to hit;
+        each hit is checked against the text, and any disagreement falls back to a search."""
+        found = verdict.found
+        if not found or not self._derivable:
+            return None
+        keywords = self._keywords
+        listed = [(keywords[i], offsets) for i, offsets in found.items()
+                  if len(offsets) <= MAX_HITS_KEPT]
+        chars: dict[int, int] = {}
+        at = skip
+        count = 0
+        view = memoryview(data)
+        for offset in sorted({offset for _, offsets in listed for offset in offsets}):
+            count += len(str(view[at:offset], "utf-8", "replace"))
+            chars[offset] = count
+            at = offset
+        hits: dict[bytes, list[int] | None] = {}
+        for i, offsets in found.items():
+            keyword = keywords[i]
+            if len(offsets) > MAX_HITS_KEPT:
+                hits[keyword] = None
+                continue
+            where = [chars[offset] for offset in offsets]
+            size = len(keyword)
+            # (the bytes found are ASCII: they lower-case to the keyword)
+            if not all(map(text.startswith, [str(view[b:b + size], "ascii")
+                                             for b in offsets], where)):
+                return None
+            hits[keyword] = where
+        return hits
+
     def scan(
         self, fragment: Fragment, rules: Sequence[Rule] | None = None, hits: Hits | None = None,
+        text_hits: dict[bytes, list[int] | None] | None = None,
     ) -> ScanResult:
         """Findings in the fragment. `rules` and `hits` are the prefilter's verdict on it, when
         the caller has it already (`hits` maps a keyword to None where its offsets in the text
-        are not known)."""
+        are not known); `text_hits`, what `_text_hits` would find in it, when the caller has
+        it (`character_hits`)."""
         result = ScanResult()
         if rules is None:
             hits = self._hits(fragment.text)
             rules = self._selected({self._index[k]: [] for k in hits}).rules
         if not rules and not hits:
             return result
-        text_hits = None
+        given, text_hits = text_hits, None
         if hits and None in hits.values():
             # Offsets not known (the text is not ASCII, so byte and character offsets differ):
             # found here once, in characters, for the rules and the decoders, rather than by a
             # search per rule and per way of writing each keyword (-0.2 s of CPU on flask).
-            text_hits = self._text_hits(fragment.text)
+            text_hits = given if given is not None else self._text_hits(fragment.text)
             hits = {k: text_hits.get(k) for k in hits}
         candidates = self._match(fragment, rules, result, hits, text_hits) if rules else []
         lines = _LineIndex(fragment.text)

@@ -7,12 +7,14 @@ with an engine that releases the GIL while matching.
 
 from __future__ import annotations
 
+import codecs
 import functools
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
+from akscan.detect.decoders import Hits
 from akscan.detect.engine import Engine, Prefiltered
 from akscan.model import Finding, Fragment
 from akscan.pipeline.binary import scan_printable
@@ -74,9 +76,15 @@ def _scan_content(data: bytes, display: str, engine: Engine,
     if verdict is None:
         result = engine.scan(Fragment(display, text, origin))
     else:
-        # Byte offsets are character offsets only when every character is one byte.
-        hits = verdict.hits if len(text) == len(data) else dict.fromkeys(verdict.hits)
-        result = engine.scan(Fragment(display, text, origin), verdict.rules, hits)
+        text_hits = None
+        if len(text) == len(data):  # every character is one byte: offsets agree
+            hits: Hits = verdict.hits
+        else:
+            hits = dict.fromkeys(verdict.hits)
+            if hits and decoded.encoding == "utf-8":  # the keywords' offsets in characters
+                skip = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+                text_hits = engine.character_hits(verdict, data, text, skip)
+        result = engine.scan(Fragment(display, text, origin), verdict.rules, hits, text_hits)
     if decoded.guessed:
         # UTF-16 or UTF-32 told without a BOM: were it binary after all, its ASCII runs
         # would be lost in the decoding, so they are scanned too.

@@ -51,7 +51,12 @@ _EOCD_SPAN = 22 + 0xFFFF
 def zip_start(data: bytes) -> int | None:
     """Where a zip with something before it (a self-extracting stub, a zip appended to
     another file) starts, if `data` ends with one; None otherwise."""
-    end = data.rfind(_EOCD, max(0, len(data) - _EOCD_SPAN))
+    tail = max(0, len(data) - _EOCD_SPAN)
+    # A signature's third byte, looked for first with memchr: text holds none, and this costs
+    # a third of the search for the signature itself (0.044 -> 0.013 s over flask's blobs).
+    if data.find(b"\x05", tail + 2) < 0:
+        return None
+    end = data.rfind(_EOCD, tail)
     if end < 0 or len(data) - end < 22:
         return None
     if int.from_bytes(data[end + 20:end + 22], "little") != len(data) - end - 22:
