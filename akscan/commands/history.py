@@ -103,9 +103,9 @@ def open_target(targets: Sequence[str]) -> tuple[Repo, list[str]]:
     from akscan import git
 
     repo_path, revisions = split_targets(targets)
-    from akscan.fleet import repos
+    if _is_url(repo_path):  # cloned as a mirror into the cache, as the fleet scan does
+        from akscan.fleet import repos
 
-    if repos.is_url(repo_path):  # cloned as a mirror into the cache, as the fleet scan does
         return repos.open_spec(repos.spec_for(repo_path), repos.default_cache()), revisions
     try:
         return git.open_repo(repo_path, explicit=repo_path != "."), revisions
@@ -170,11 +170,19 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
 def split_targets(targets: Sequence[str]) -> tuple[str, list[str]]:
     """The repository and the revisions among the positional arguments: the first one is the
     repository if it is a directory or a git URL, everything else is a revision (as for git log)."""
-    from akscan.fleet.repos import is_url
-
-    if targets and (os.path.isdir(targets[0]) or is_url(targets[0])):
+    if targets and (os.path.isdir(targets[0]) or _is_url(targets[0])):
         return targets[0], list(targets[1:])  # even '../project', which also looks like a range
     return ".", list(targets)
+
+
+def _is_url(text: str) -> bool:
+    """Whether `text` is a git URL, as the fleet scan tells them; its module (tempfile, shutil,
+    hashlib...) is loaded only for a text with a colon, which every URL has (issue 14)."""
+    if ":" not in text:
+        return False
+    from akscan.fleet.repos import is_url
+
+    return is_url(text)
 
 
 def revisions_for(args: argparse.Namespace, revisions: Sequence[str],

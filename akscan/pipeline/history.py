@@ -27,8 +27,7 @@ from akscan.config import DEFAULT_MAX_FILE_SIZE
 from akscan.detect.engine import Engine
 from akscan.model import Finding
 from akscan.pipeline import tip
-from akscan.pipeline.content import scan_contents
-from akscan.pipeline.files import ContentResult, member_suffix, scan_oversized, scan_stream
+from akscan.pipeline.content import ContentResult, member_suffix, scan_contents, scan_stream
 from akscan.sources import archives
 from akscan.sources.blobs import blob_sizes, object_sizes, read_blobs, read_objects
 from akscan.sources.git_log import (
@@ -342,7 +341,7 @@ def _scan_in_processes(
         stats.errors.extend(workers.lost_error(item.label()) for item in batch)
 
     workers.run_batches(_scan_batch, itertools.chain(first, batches),
-                        min(jobs, workers.usable_cpus()), _start_worker, (engine, repo, limits),
+                        min(jobs, workers.usable_cpus()), _start_process, (engine, repo, limits),
                         handle_batch, lost, retried)
 
 
@@ -354,6 +353,14 @@ _reader: git.ObjectReader | None = None
 def _start_worker(engine: Engine, repo: git.Repo, limits: archives.Limits) -> None:
     global _worker
     _worker = (engine, repo, limits)
+
+
+def _start_process(engine: Engine, repo: git.Repo, limits: archives.Limits) -> None:
+    """`_start_worker` in a worker process of its own."""
+    from akscan.pipeline import workers
+
+    workers.reuse_freed_memory()
+    _start_worker(engine, repo, limits)
 
 
 def _stop_reader() -> None:
@@ -453,6 +460,9 @@ def _introductions(
 def _scan_oversized_blob(repo: git.Repo, oid: str, size: int, display: str, engine: Engine,
                          max_file_size: int) -> ContentResult | None:
     """`scan_oversized` of one blob read from its own `git cat-file`; None if unreadable."""
+    # The directory scan's module (and pathspec with it) only for a blob this large.
+    from akscan.pipeline.files import scan_oversized
+
     process = git.Process(repo, ["cat-file", "blob", oid])
     try:
         stream = cast(BinaryIO, process.stdout)  # a pipe's reader: read() is all that is used

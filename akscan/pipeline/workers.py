@@ -248,6 +248,30 @@ def _die_with_parent() -> None:
         pass
 
 
+# glibc's mallopt parameters (malloc.h) and what a worker sets them to: freed memory kept for
+# reuse up to this much, and allocations under this size made from the heap.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_KEPT_FREE = 64 * 1024 * 1024
+_MMAP_FROM = 32 * 1024 * 1024  # glibc's largest
+
+
+def reuse_freed_memory() -> None:
+    """Have this worker keep the memory it frees for its next batches rather than hand it back
+    to the system at once. A history worker makes and drops megabytes per batch (contents, and
+    the joined and lower-cased copies searched), and with glibc's defaults the kernel mapped and
+    zeroed fresh pages for each: 30% fewer page faults and about 8% less CPU on flask's history
+    with this (issue 14). The memory kept is at most what the worker's largest batch needed.
+    Only glibc has these settings; elsewhere nothing changes."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_TRIM_THRESHOLD, _KEPT_FREE)
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_FROM)
+    except (OSError, AttributeError):
+        pass
+
+
 @contextlib.contextmanager
 def _stop_on_signals() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():

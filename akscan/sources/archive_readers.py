@@ -39,7 +39,12 @@ def read_members(data: bytes, archive_kind: str, name: str, limits: Limits,
         if archive_kind == ZIP:
             yield from _zip_members(data, limits, budget)
         elif archive_kind == TAR:
-            yield from _tar_members(io.BytesIO(data), limits, budget)
+            files = plain_tar(data)
+            if files is None:  # anything unusual: as tarfile reads it
+                yield from _tar_members(io.BytesIO(data), limits, budget)
+            else:
+                yield from _charged(((name, data, start, size) for name, start, size in files),
+                                    limits, budget)
         else:
             yield from _compressed_members(data, archive_kind, name, limits, budget)
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError,
@@ -116,6 +121,10 @@ def _compressed_members(data: bytes, archive_kind: str, name: str, limits: Limit
                         budget: Budget) -> Iterator[Member]:
     """A compressed tar's members, or a single compressed file; what was read before damage
     (a truncated download) is still given, and then the damage raised as ArchiveError."""
+    small = _small_tar(data, archive_kind, limits, budget)
+    if small is not None:
+        yield from _charged(small, limits, budget)
+        return
     raw = _Decompressing(data, archive_kind)
     bounded = _Bounded(raw, len(data), limits, budget)
     stream = io.BufferedReader(bounded, buffer_size=64 * 1024)
@@ -148,6 +157,142 @@ def _single(stream: IO[bytes], name: str, limits: Limits,
                                   "uncompressed")
         return
     yield Member(inner, content)
+
+
+# Reading a tar without tarfile (issue 14): tarfile's per-member work (a TarInfo, every field
+# decoded, a stream of small reads) was about 30% of the scan of a history with release
+# tarballs. A tar that is entirely ordinary is parsed from memory by `plain_tar`; anything else
+# (pax or sparse headers, base-256 numbers, a checksum tarfile would take only signed, a cut or
+# unterminated archive) is left to tarfile, before a single member is given, so what is read,
+# named, charged and reported is tarfile's in every case.
+
+_BLOCK = 512
+_END = bytes(_BLOCK)
+_GNU_LONGNAME = b"L"
+_REGULAR = (b"0", b"\0", b"7")  # tarfile's REGULAR_TYPES but sparse files
+_NOT_FILES = (b"1", b"2", b"3", b"4", b"5", b"6")  # links, devices, directories, fifos
+# Fields tarfile's `frombuf` reads as numbers: each must parse, or tarfile stops there.
+_NUMBERS = ((100, 108), (108, 116), (116, 124), (136, 148), (329, 337), (337, 345))
+_MIB = 1024 * 1024
+# A gzip'd tar read whole into memory at most this large; larger ones are streamed.
+_IN_MEMORY = 16 * _MIB
+
+
+def _number(field: bytes) -> int | None:
+    """An octal field as tarfile's `nti` reads it, or None when this reading is not certainly
+    tarfile's (base-256, odd whitespace, or no number)."""
+    digits = field.partition(b"\0")[0]
+    try:
+        return int(digits, 8) if digits else 0
+    except ValueError:
+        return None
+
+
+def _text(field: bytes) -> str:
+    """A NUL-terminated name field as tarfile decodes it."""
+    return field.partition(b"\0")[0].decode(tarfile.ENCODING, "surrogateescape")
+
+
+def plain_tar(data: bytes) -> list[tuple[str, int, int]] | None:
+    """(name, start, size) of each regular file in an ordinary tar, exactly as tarfile names
+    and finds them, in order; None when tarfile might read the archive any other way."""
+    files: list[tuple[str, int, int]] = []
+    at, end = 0, len(data)
+    longname: str | None = None
+    while True:
+        header = data[at:at + _BLOCK]
+        if len(header) < _BLOCK:
+            return None  # no end-of-archive block
+        if header == _END:
+            # The end, unless nothing came before it or a long name is left waiting.
+            return files if at and longname is None else None
+        stored = _number(header[148:156])
+        size = _number(header[124:136])
+        if (stored is None or size is None or size < 0
+                or stored != 256 + sum(header) - sum(header[148:156])):
+            return None
+        for first, last in _NUMBERS:
+            if _number(header[first:last]) is None:
+                return None
+        kind = header[156:157]
+        data_at = at + _BLOCK
+        if kind == _GNU_LONGNAME:
+            if longname is not None:
+                return None
+            at = data_at + -(-size // _BLOCK) * _BLOCK
+            if at > end:
+                return None
+            longname = _text(data[data_at:at])
+            continue
+        name = _text(header[:100])
+        if kind in _REGULAR and not (kind == b"\0" and name.endswith("/")):
+            prefix = _text(header[345:500])
+            if longname is not None:
+                name = longname
+            elif prefix:
+                name = prefix + "/" + name
+            at = data_at + -(-size // _BLOCK) * _BLOCK
+            if at > end:
+                return None
+            files.append((name, data_at, size))
+        elif kind in _NOT_FILES or kind == b"\0":  # tarfile skips no data after these
+            at = data_at
+        else:
+            return None
+        longname = None
+
+
+def _small_tar(data: bytes, archive_kind: str, limits: Limits,
+               budget: Budget) -> list[tuple[str, bytes, int, int]] | None:
+    """The files of a gzip'd tar that is small, whole, ordinary and holds no archive, as
+    (name, tar, start, size); None for anything else, which is then streamed as before
+    (bzip2 and xz too: inflating them only to find them too large would cost too much).
+
+    Those conditions make reading it in memory give what streaming gives: it fits the ratio
+    limit and the budget (so `_Bounded` could not have stopped it, whenever it read), its
+    compressed stream has no damage and nothing after it, and no member is an archive that
+    would spend the budget while this one is being read."""
+    cap = min(_IN_MEMORY, max(limits.ratio_floor, limits.max_ratio * len(data)),
+              (budget.bytes + _MIB) // 2)
+    if archive_kind != GZIP or int.from_bytes(data[-4:], "little") > cap:
+        return None  # the size gzip records (modulo 4 GiB) says it is too large
+    raw = _Decompressing(data, archive_kind)
+    head = raw.read(64 * 1024) or b""  # what `_compressed_members` peeks at
+    if not (head.startswith(b"ustar", TAR_MAGIC_AT) or archives.looks_like_v7_tar(head[:512])):
+        return None
+    parts, total = [head], len(head)
+    while total <= cap:
+        part = raw.read(_MIB)
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    if total > cap or raw.damage is not None or raw.trailing:
+        return None
+    tar = b"".join(parts)
+    files = plain_tar(tar)
+    if files is None:
+        return None
+    for _, start, size in files:
+        if size <= limits.max_member and archives.kind(tar[start:start + size]) is not None:
+            return None
+    return [(name, tar, start, size) for name, start, size in files]
+
+
+def _charged(files: Iterator[tuple[str, bytes, int, int]] | list[tuple[str, bytes, int, int]],
+             limits: Limits, budget: Budget) -> Iterator[Member]:
+    """Members of a tar read by `plain_tar`, counted and charged as `_tar_members` does."""
+    for stored, tar, start, size in files:
+        _count(budget)
+        name, renamed = _clean(stored)
+        if size > limits.max_member:
+            yield Member(name, None, f"{size} bytes is over the size limit of "
+                                     f"{limits.max_member} bytes", renamed)
+            continue
+        if size > budget.bytes:
+            raise LimitReached(f"more than {limits.max_total} bytes uncompressed in all")
+        budget.bytes -= size
+        yield Member(name, tar[start:start + size], None, renamed)
 
 
 _MAGIC = {GZIP: b"\x1f\x8b", BZIP2: b"BZh", XZ: b"\xfd7zXZ\x00"}
@@ -279,6 +424,11 @@ _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
 def _clean(name: str) -> tuple[str, str | None]:
     """A member name as reports show it: relative, '/'-separated, no `.` or `..` steps, no
     drive letter, no control characters; and the stored name if that differs."""
+    if name.isprintable() and "\\" not in name:  # no control character, no backslash
+        parts = name.split("/")
+        if ("" not in parts and "." not in parts and ".." not in parts
+                and not (len(parts[0]) == 2 and parts[0][1] == ":")):
+            return name, None  # most names: nothing to clean (translate costs 8 us a name)
     parts = name.replace("\\", "/").split("/")
     if parts and len(parts[0]) == 2 and parts[0][1] == ":":
         parts = parts[1:]
