@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from keys import random_id, random_secret
 
 from akscan.cli import main
+from akscan.detect import codec
 from akscan.detect.engine import Engine
 from akscan.model import Fragment
 from akscan.rules import builtin_rules_dir, load_rules
@@ -288,3 +289,48 @@ def test_an_encoded_key_in_git_history_is_found_with_its_commit(
     assert [(f["path"], f["line"], f["commit"], f["decoded"])
             for f in by_secret(findings, sha(key_id))] == [
         ("deploy/secret.yaml", 3, commit, ["base64"])]
+
+
+def _base64_at_each_character(text: str, start: int, end: int) -> codec.Decoded | None:
+    """decode_base64 as it was written first: a loop over each character of a wrapped run."""
+    raw = text[start:end].rstrip("=")
+    if codec._B64_ONLY.fullmatch(raw):
+        positions: list[int] | range = range(start, start + len(raw))
+        chars = raw
+    else:
+        positions = [i for i in range(start, end) if text[i] not in " \t\r\n="]
+        chars = "".join(text[i] for i in positions)
+    if len(chars) % 4 == 1:
+        chars, positions = chars[:-1], positions[:-1]
+    urlsafe = "-" in chars or "_" in chars
+    if urlsafe and ("+" in chars or "/" in chars):
+        return None
+    try:
+        head = base64.b64decode(chars[:8], altchars=b"-_" if urlsafe else None, validate=True)
+        if not codec._text_like(head):
+            return None
+        data = base64.b64decode(chars + "=" * (-len(chars) % 4),
+                                altchars=b"-_" if urlsafe else None, validate=True)
+    except ValueError:
+        return None
+    return codec._bytes_to_text(data, lambda i: positions[4 * (i // 3) + i % 3],
+                                lambda i: positions[4 * (i // 3) + i % 3 + 1] + 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["\n", "\r\n", "\n    ", " ", "=\n", "\t"]),
+       st.integers(1, 80), st.booleans(), st.integers(0, 3))
+def test_wrapped_base64_decodes_to_the_same_text_at_the_same_places(
+    data: bytes, layout: str, width: int, urlsafe: bool, cut: int,
+) -> None:
+    # Text worth decoding (a config) and raw bytes, wrapped at any width with any layout and
+    # cut short: the characters and the place of each must be those of a character-by-character
+    # reading of the run.
+    for content in (data, b"access_key_secret = " + data.hex().encode()):
+        encoded = (base64.urlsafe_b64encode if urlsafe else base64.b64encode)(content).decode()
+        encoded = encoded[:len(encoded) - cut]
+        wrapped = layout.join(encoded[at:at + width] for at in range(0, len(encoded), width))
+        text = "key: |\n    " + wrapped + "\nnext: 1\n"
+        start, end = 11, 11 + len(wrapped)
+        assert codec.decode_base64(text, start, end) == _base64_at_each_character(
+            text, start, end)

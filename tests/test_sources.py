@@ -18,9 +18,12 @@ from pathlib import Path
 
 import pytest
 from helpers import CliResult, RunCli, ScanJson, subprocess_env, write
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from keys import random_id, random_secret
 
 from akscan.cli import main
+from akscan.sources import decode
 
 
 def sha(value: str) -> str:
@@ -568,3 +571,25 @@ def test_a_link_to_an_ignored_file_is_scanned_once_and_one_to_a_walked_file_not_
     assert code == 1, err
     assert sorted((f["path"], f["secret_sha256"]) for f in findings) == sorted(
         [("a-ignored.env", sha(ignored)), ("z/walked.env", sha(walked))])
+
+
+_HEAD_CHARACTERS = st.sampled_from(
+    ["a", " ", "\n", "\t", "\r", "\f", "\v", "\0", "\x1b", "\x01", "\x7f", "\u200b", "\ufffd",
+     "é", "中", "\u2028", "\x85", "\ud800", "😀"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_HEAD_CHARACTERS, max_size=200).map("".join))
+def test_text_is_told_from_binary_as_a_count_of_each_character_tells_it(text: str) -> None:
+    # The counts of printable and bad characters are taken from C where the text allows: the
+    # verdicts must be those of counting character by character.
+    head = text.encode("utf-8", "surrogatepass")
+    bad = sum(1 for c in head.decode("utf-8", "replace") if c == "\ufffd" or (
+        not c.isprintable() and c not in "\t\n\r\f\v" and c not in "\0\x1b"))
+    decoded = head.decode("utf-8", "replace")
+    stray = head.count(0) <= max(1, 0.01 * len(head)) and bad <= 0.01 * len(decoded)
+    assert (decode._utf8_with_stray_nuls(head) == "utf-8") == stray
+    printable = sum(1 for c in text if c.isprintable() or c in "\t\n\r\f\v")
+    texty = bool(text) and text.count("\0") <= 0.01 * len(text) and printable >= 0.95 * len(
+        text)
+    assert decode._texty(text) == texty

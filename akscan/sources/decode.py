@@ -17,6 +17,8 @@ _SNIFF = 8192
 _TEXT_NOISE = 0.01
 _TEXT_PRINTABLE = 0.95
 _WHITESPACE = frozenset("\t\n\r\f\v")
+# Control characters that text may hold: whitespace, a stray NUL, the escape of a color code.
+_ALLOWED_CONTROLS = str.maketrans("", "", "".join(_WHITESPACE) + "\0\x1b")
 
 
 class BinaryContent(Exception):
@@ -130,9 +132,17 @@ def _utf8_with_stray_nuls(head: bytes) -> str | None:
     if head.count(0) > max(1, _TEXT_NOISE * len(head)):
         return None
     text = head.decode("utf-8", "replace")
-    bad = sum(1 for c in text if c == "\ufffd" or (not c.isprintable() and c not in _WHITESPACE
-                                                   and c not in "\0\x1b"))
-    return "utf-8" if bad <= _TEXT_NOISE * len(text) else None
+    if text.isascii() and text.translate(_ALLOWED_CONTROLS).isprintable():
+        return "utf-8"  # (told from C) nothing bad: no U+FFFD, no other control character
+    # Counted until there are too many (binary data: after a few dozen characters).
+    limit = _TEXT_NOISE * len(text)
+    bad = 0
+    for c in text:
+        if c == "\ufffd" or (not c.isprintable() and c not in _WHITESPACE and c not in "\0\x1b"):
+            bad += 1
+            if bad > limit:
+                return None
+    return "utf-8"
 
 
 def _strict(head: bytes, encoding: str) -> str | None:
