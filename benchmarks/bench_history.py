@@ -18,7 +18,7 @@ temporary file), then the ratios akscan/floor and akscan/peer. On a shared machi
 CPU figures. Run it by hand (it is not part of the test suite):
 
   python benchmarks/bench_history.py [--megabytes 100] [--keep DIR]
-  python benchmarks/bench_history.py --repo ../flask --repo ../pip [--runs 5]
+  python benchmarks/bench_history.py --repo ../flask --repo ../pip [--runs 5] [--quick]
 """
 
 from __future__ import annotations
@@ -293,13 +293,14 @@ def _peers(report: Path) -> list[tuple[str, list[str]]]:
     return found
 
 
-def bench_repos(repos: list[Path], runs: int) -> None:
+def bench_repos(repos: list[Path], runs: int, quick: bool = False) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     report = Path(tempfile.mkdtemp()) / "report"
-    peers = _peers(report)
+    peers = [] if quick else _peers(report)
     akscan = [sys.executable, "-m", "akscan", "history", "{repo}", "--no-config", "--format",
               "json", "-o", "/dev/null", "-q"]
-    commands = [("akscan", akscan), ("akscan -j1", [*akscan, "-j1"]), *peers]
+    commands = [("akscan", akscan), *([] if quick else [("akscan -j1", [*akscan, "-j1"])]),
+                *peers]
     for repo in repos:
         results: dict[str, _Measured] = {"floor": _Measured()}
         for _ in range(runs):  # interleaved rounds: a busy moment hits every command alike
@@ -343,9 +344,11 @@ def main() -> None:
     parser.add_argument("--keep", metavar="DIR", help="build in DIR and keep it")
     parser.add_argument("--repo", metavar="PATH", action="append", default=[], type=Path,
                         help="measure this real repository instead (repeatable)")
+    parser.add_argument("--quick", action="store_true",
+                        help="with --repo: only the floor and akscan at its default -j")
     args = parser.parse_args()
     if args.repo:
-        bench_repos(args.repo, args.runs)
+        bench_repos(args.repo, args.runs, args.quick)
         return
     with _workdir(args.keep) as work:
         repo = work / "history.git"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -411,3 +412,36 @@ def test_many_keys_in_one_large_commit(repo: Repo, capsys: pytest.CaptureFixture
     expected = {sha(k) for _, k, _ in pairs} | {sha(s) for _, _, s in pairs}
     assert {f["secret_sha256"] for f in findings} == expected
 
+
+
+def _children_even_exited(pid: int) -> set[int]:
+    """Child processes of `pid` not yet waited for (zombies included), from /proc."""
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            found.add(int(entry))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_scan_stopped_by_an_invalid_rule_file_leaves_no_git_behind(
+    repo: Repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # git log starts walking the history before the rules are loaded (issue 14). A commit of
+    # 20,000 files makes it list more than a pipe holds: it is still running when they fail.
+    paths = "".join(f"M 100644 :1 some/directory/file{n:05}.txt\n" for n in range(20_000))
+    stream = ("blob\nmark :1\ndata 6\nhello\ncommit refs/heads/main\n"
+              "committer A <a@example.com> 0 +0000\ndata 5\nmany\n" + paths)
+    subprocess.run(["git", "fast-import", "--quiet"], cwd=repo.path, input=stream.encode(),
+                   check=True)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[rules]\nid = 'x'\n")
+    before = _children_even_exited(os.getpid())
+    code, findings, err = history(capsys, str(repo.path), "--rules", str(bad))
+    assert (code, findings) == (2, [])
+    assert "invalid TOML" in err
+    assert _children_even_exited(os.getpid()) - before == set()

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from akscan.config import Config
     from akscan.git import Repo
     from akscan.pipeline.history import HistoryStats
+    from akscan.sources.git_log import Start
 
 _PUSH_ADVICE = """\
 akscan: push blocked: the commits being pushed contain credentials (listed above).
@@ -125,14 +126,27 @@ def places_for(repo: Repo) -> list[Path]:
 def collect(args: argparse.Namespace, config: Config, repo: Repo,
             revisions: Sequence[str]) -> Outcome:
     """Scan the commits `revisions` selects, with the history options in `args`."""
+    from akscan.sources.git_log import Start
+
+    # git starts walking the history now, while the scanner below loads.
+    begun = Start.begin(repo, revisions, args.max_file_size or config.max_file_size,
+                        args.since, args.until)
+    try:
+        return _collect(args, config, repo, revisions, begun)
+    finally:
+        begun.stop()
+
+
+def _collect(args: argparse.Namespace, config: Config, repo: Repo, revisions: Sequence[str],
+             begun: Start) -> Outcome:
     from akscan.pipeline.history import HistoryOptions, scan_history
 
     jobs = jobs_setting(args, config)
     # Blobs are scanned in worker processes (one engine each), so the engine need not release
     # the GIL while matching, which costs CPU.
     engine = build_engine(args, config)
-    options = HistoryOptions(max_file_size=args.max_file_size or config.max_file_size,
-                             jobs=jobs, exclude=excluder([*config.exclude, *args.exclude]),
+    options = HistoryOptions(max_file_size=args.max_file_size or config.max_file_size, jobs=jobs,
+                             exclude=excluder([*config.exclude, *args.exclude]),
                              since=args.since, until=args.until, processes=True)
     if repo.shallow:
         print("akscan: warning: shallow clone: history is partial; commits before the shallow "
@@ -143,7 +157,7 @@ def collect(args: argparse.Namespace, config: Config, repo: Repo,
               "scanned and are listed below; akscan does not fetch them", file=sys.stderr)
     progress = _Progress() if sys.stderr.isatty() and not args.quiet else None
     try:
-        findings, stats = scan_history(repo, revisions, engine, options, progress)
+        findings, stats = scan_history(repo, revisions, engine, options, progress, begun)
     finally:
         if progress is not None:
             progress.clear()

@@ -35,11 +35,12 @@ from akscan.sources.git_log import (
     TAG_MESSAGE,
     Commit,
     Listing,
+    Start,
     Tagged,
     blob_ids,
     display,
 )
-from akscan.sources.refs import Beyond, TagMessage, beyond_commits, commit_message
+from akscan.sources.refs import TagMessage, commit_message
 
 # Missing objects named one by one on standard error; the rest only with -v.
 _MISSING_SHOWN = 5
@@ -81,38 +82,44 @@ class HistoryOptions:
 
 def scan_history(
     repo: git.Repo, revisions: Sequence[str], engine: Engine, options: HistoryOptions,
-    on_progress: Callable[[HistoryStats], None] | None = None,
+    on_progress: Callable[[HistoryStats], None] | None = None, begun: Start | None = None,
 ) -> tuple[list[Finding], HistoryStats]:
     """Findings in the commits `revisions` selects (git log syntax), oldest commit first.
 
     With `--all` among the revisions (and no date limits), everything reachable from a ref is
     scanned: also the stash list, annotated tags' messages, and trees and blobs that tags point
-    at.
+    at. `begun` is the scan's `Start` when the caller made it already (with the same revisions
+    and options), so that git walked the history while akscan loaded.
     """
     started = time.monotonic()
     stats = HistoryStats()
+    if begun is None:
+        begun = Start.begin(repo, revisions, options.max_file_size, options.since,
+                            options.until)
+    try:
+        return _scan(repo, begun, engine, options, on_progress, started, stats)
+    finally:
+        begun.stop()  # a git log the scan did not read to its end
+
+
+def _scan(
+    repo: git.Repo, begun: Start, engine: Engine, options: HistoryOptions,
+    on_progress: Callable[[HistoryStats], None] | None, started: float, stats: HistoryStats,
+) -> tuple[list[Finding], HistoryStats]:
+    revisions, beyond, oversized, missing = (begun.revisions, begun.beyond, begun.oversized,
+                                             begun.missing)
     if not revisions:
         return [], stats  # nothing selected; git log would fall back to HEAD
     listing = Listing(exclude=options.exclude)
-    oversized: list[tuple[str, int]] = []
-    missing: list[str] = []
 
     def too_large(oid: str, size: int) -> None:
         oversized.append((oid, size))
 
-    beyond = Beyond()
-    if "--all" in revisions and options.since is None and options.until is None:
-        beyond = beyond_commits(repo, options.max_file_size, too_large, missing.append)
-        revisions = [*revisions, *beyond.stash]
-    if options.since is not None:
-        revisions = [f"--since={options.since}", *revisions]
-    if options.until is not None:
-        revisions = [f"--until={options.until}", *revisions]
     messages: set[str] = set()  # commit and tag ids whose message is being scanned
     registered = 0  # listing entries that are messages, not blobs
 
     def blobs() -> Iterator[str]:
-        yield from blob_ids(repo, revisions, listing)
+        yield from blob_ids(repo, revisions, listing, begun.log)
         for tree, ref, tag in beyond.trees:
             source = listing.add_source(Tagged(ref, tag))
             try:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from akscan import git
+from akscan.sources.refs import Beyond, beyond_commits
 from akscan.terminal import path_from_bytes
 
 GITLINK_MODE = "160000"  # a submodule: the id is a commit in another repository
@@ -180,14 +181,55 @@ def log_args(revisions: Sequence[str]) -> list[str]:
             *revisions, "--"]
 
 
-def blob_ids(repo: git.Repo, revisions: Sequence[str], listing: Listing) -> Iterator[str]:
-    """Stream `git log` into `listing`, yielding new blob ids as they appear.
+def blob_ids(repo: git.Repo, revisions: Sequence[str], listing: Listing,
+             started: git.Process | None = None) -> Iterator[str]:
+    """Stream `git log` into `listing`, yielding new blob ids as they appear; `started` is that
+    git log when it was started already (see `Start`).
 
     If git log fails part way (a missing or corrupt tree or commit), what it listed until then
     is kept and `listing.failure` says why the rest is missing.
     """
     try:
-        with git.Process(repo, log_args(revisions)) as log:
+        with started or git.Process(repo, log_args(revisions)) as log:
             yield from listing.new_blobs(git.nul_fields(log.stdout))
     except git.GitError as exc:
         listing.failure = str(exc)
+
+
+@dataclass
+class Start:
+    """The first steps of a history scan, which need only git: the objects refs reach other
+    than through commits, and the `git log` of the additions, already running. With
+    `--reverse`, git walks the whole history before it lists anything: started before the
+    scanner loads (its modules, its engine), that walk costs no time of its own (issue 14)."""
+
+    revisions: list[str]  # as given to git log: with the stash's older entries, date limits
+    beyond: Beyond
+    oversized: list[tuple[str, int]]  # (id, size) of objects over the size limit, so far
+    missing: list[str]  # ids of objects that could not be read, so far
+    log: git.Process | None  # None: no revision selected, nothing to list
+
+    @classmethod
+    def begin(cls, repo: git.Repo, revisions: Sequence[str], max_size: int,
+              since: str | None = None, until: str | None = None) -> Start:
+        oversized: list[tuple[str, int]] = []
+        missing: list[str] = []
+        if not revisions:  # nothing selected; git log would fall back to HEAD
+            return cls([], Beyond(), oversized, missing, None)
+        beyond = Beyond()
+        revisions = list(revisions)
+        if "--all" in revisions and since is None and until is None:
+            beyond = beyond_commits(repo, max_size, lambda oid, size: oversized.append(
+                (oid, size)), missing.append)
+            revisions = [*revisions, *beyond.stash]
+        if since is not None:
+            revisions = [f"--since={since}", *revisions]
+        if until is not None:
+            revisions = [f"--until={until}", *revisions]
+        return cls(revisions, beyond, oversized, missing,
+                   git.Process(repo, log_args(revisions)))
+
+    def stop(self) -> None:
+        """Stop git log if it is still running (the scan did not take it, or failed)."""
+        if self.log is not None:
+            self.log.kill()
