@@ -382,3 +382,51 @@ def test_every_magic_is_recognised_whatever_follows_it() -> None:
             assert archives.kind(magic + rng.randbytes(size)) == expected
     for first in (b"P", b"\x1f", b"B", b"\xfd", b"p", b"{"):
         assert archives.kind(first + b"Zh9 not an archive\n" * 40) is None
+
+
+def _kind_one_magic_at_a_time(data: bytes) -> str | None:
+    """archives.kind as it was first written: each magic tested in turn."""
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return archives.ZIP
+    if data.startswith(b"\x1f\x8b"):
+        return archives.GZIP
+    if data.startswith(b"BZh") and data[3:4].isdigit() and data[4:10] in (
+            b"1AY&SY", b"\x17rE8P\x90"):
+        return archives.BZIP2
+    if data.startswith(b"\xfd7zXZ\x00"):
+        return archives.XZ
+    if data.startswith(b"ustar", archives.TAR_MAGIC_AT) or archives.looks_like_v7_tar(
+            data[:512]):
+        return archives.TAR
+    return archives.ZIP if archives.zip_start(data) is not None else None
+
+
+def test_archive_kind_is_told_as_when_each_magic_was_tested_in_turn() -> None:
+    # Real archives of every kind, texts that start like one (BZh9 prose), a tar magic in a
+    # text, a v7 tar header, a zip appended to a text: one test of all the magics first must
+    # not change a verdict.
+    rng = random.Random(1414)
+    tar_buffer = io.BytesIO()
+    with tarfile.open(fileobj=tar_buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo("config.ini")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"x = 1\n"))
+    # Made an old (v7) header: no magic (and no version), its checksum made right again.
+    v7 = bytearray(tar_buffer.getvalue())
+    v7[257:265] = bytes(8)
+    v7[148:156] = b" " * 8
+    v7[148:156] = b"%06o\0 " % sum(v7[:512])
+    zipped = make_zip({"a.txt": b"secret = 1\n"})
+    contents = [zipped, gzip.compress(b"x"), bz2.compress(b"x"), lzma.compress(b"x"),
+                bytes(v7), tar_buffer.getvalue(), b"BZh9 is not an archive\n" * 30, b"BZh91AY&SYxx",
+                b"PK\x03\x03 not a zip", b"x" * 257 + b"ustar  " + b"y" * 300,
+                b"#!/bin/sh\n" * 20 + zipped, b"", b"P", b"\x1f", b"\xfd7zXZ"]
+    for _ in range(500):
+        head = rng.choice([b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"BZh9",
+                           b"\xfd7zXZ\x00", b"text", b"", b"PK"])
+        tail = bytes(rng.choice(b"ab0\0 ") for _ in range(rng.choice([0, 5, 300, 600])))
+        contents.append(head + tail)
+        contents.append(head + rng.choice([b"1AY&SY", b"\x17rE8P\x90", b"xxxxxx"]) + tail)
+    for content in contents:
+        assert archives.kind(content) == _kind_one_magic_at_a_time(content), content[:20]
+    assert {archives.kind(c) for c in contents[:5]} == {"zip", "gzip", "bzip2", "xz", "tar"}

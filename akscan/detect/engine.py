@@ -326,7 +326,9 @@ class Engine:
             offsets = found.setdefault(which, {}).setdefault(index, [])
             if len(offsets) <= MAX_HITS_KEPT:
                 offsets.append(start - starts[which])
-        return [self._selected(found.get(i, {}), content) for i, content in enumerate(contents)]
+        nothing = self._nothing  # (what `_selected` gives for no hits, without a call each)
+        return [self._selected(found[i], content) if i in found else nothing
+                for i, content in enumerate(contents)]
 
     def rules_for_each(self, contents: Sequence[bytes]) -> list[list[Rule]]:
         return [verdict.rules for verdict in self.prefilter_each(contents)]
