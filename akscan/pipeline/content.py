@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import hashlib
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -145,7 +146,7 @@ def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
                 inner = _scan_archive(member.data, inner_kind, shown, engine, origin, limits,
                                       nesting)
             else:
-                inner = _scan_content(member.data, shown, engine, origin, None)
+                inner = _scan_member(member.data, shown, engine, origin)
             _add(result, inner)
     except archives.LimitReached as exc:
         nesting.problems.append((display, f"{exc}; the rest of the archive was not scanned"))
@@ -162,6 +163,43 @@ def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
         rest = f"scanning stopped after {read} member(s)" if read else "not scanned"
         nesting.problems.append((display, f"corrupt or unreadable archive ({exc}); {rest}"))
     return _reported(result, nesting, outer)
+
+
+class _Unremarkable:
+    """Digests of archive members an engine scanned and had nothing to say about: no finding,
+    no warning, no note. Release tarballs of successive versions hold mostly the same files
+    (3,240 distinct among the 6,742 members of the SDK history's 91 tarballs), and the engine's
+    result does not depend on a file's name but for labelling it (no rule, filter or decoder
+    reads the path), so such a member seen again has nothing to say either. Per process, for
+    one engine at a time, and bounded: forgotten all at once when full."""
+
+    LIMIT = 32_768  # digests, about 3 MiB
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.digests: set[bytes] = set()
+
+    def of(self, engine: Engine) -> set[bytes]:
+        if engine is not self.engine or len(self.digests) >= self.LIMIT:
+            self.engine, self.digests = engine, set()
+        return self.digests
+
+
+_UNREMARKABLE = _Unremarkable()
+
+
+def _scan_member(data: bytes, shown: str, engine: Engine,
+                 origin: tuple[tuple[str, str], ...]) -> ContentResult:
+    """An archive member that is no archive: scanned unless the same bytes were scanned before
+    with nothing to say (the bytes are still counted as scanned)."""
+    digests = _UNREMARKABLE.of(engine)
+    digest = hashlib.sha256(data).digest()
+    if digest in digests:
+        return ContentResult([], scanned_bytes=len(data))
+    result = _scan_content(data, shown, engine, origin, None)
+    if not (result.findings or result.errors or result.notes):
+        digests.add(digest)
+    return result
 
 
 def _add(result: ContentResult, inner: ContentResult) -> None:
