@@ -351,6 +351,39 @@ def test_the_zip_end_record_is_looked_for_in_the_tail_only() -> None:
         assert archives.zip_start(content) == expected
 
 
+def v7_tar(files: dict[str, bytes]) -> bytes:
+    """A tar as v7 wrote it: no `ustar` magic, its checksum made again."""
+    data = bytearray(make_tar(files, "w"))
+    header = data[:512]
+    header[257:265] = bytes(8)
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)
+    data[:512] = header
+    return bytes(data)
+
+
+def test_v7_tars_are_told_by_their_header_and_text_is_not() -> None:
+    assert archives.kind(v7_tar({"etc/app.conf": b"x = 1\n"})) == archives.TAR
+    # Text whose checksum field starts with an octal digit is looked at, and is still text.
+    text = bytearray(b"spring.application.name=orders\n" * 20)
+    for digit in b"0123456789 ":
+        text[148] = digit
+        assert archives.kind(bytes(text)) is None
+    assert archives.kind(v7_tar({"a": b"1"})[:511]) is None  # shorter than a header
+
+
+def test_every_magic_is_recognised_whatever_follows_it() -> None:
+    rng = random.Random(3)
+    magics = {b"PK\x03\x04": archives.ZIP, b"PK\x05\x06": archives.ZIP,
+              b"\x1f\x8b": archives.GZIP, b"BZh91AY&SY": archives.BZIP2,
+              b"\xfd7zXZ\x00": archives.XZ}
+    for magic, expected in magics.items():
+        for size in (0, 5, 600):
+            assert archives.kind(magic + rng.randbytes(size)) == expected
+    for first in (b"P", b"\x1f", b"B", b"\xfd", b"p", b"{"):
+        assert archives.kind(first + b"Zh9 not an archive\n" * 40) is None
+
+
 def _kind_one_magic_at_a_time(data: bytes) -> str | None:
     """archives.kind as it was first written: each magic tested in turn."""
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
