@@ -184,3 +184,5 @@ def test_character_offsets_are_searched_for_when_the_text_is_not_the_bytes_decod
     # A text that does not come from these bytes: the check of each hit says so.
     assert ENGINE.character_hits(verdict, data, "ü secret = 1\nLTA here") is None
     assert ENGINE.character_hits(verdict, data, data.decode(), skip=2) is None
+    # Offsets found in other bytes, where these hold no keyword (nor ASCII): no offsets.
+    assert ENGINE.character_hits(verdict, b"\xff" * 40, "\ufffd" * 40) is None

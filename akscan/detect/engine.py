@@ -404,9 +404,11 @@ class Engine:
                 continue
             where = [chars[offset] for offset in offsets]
             size = len(keyword)
-            # (the bytes found are ASCII: they lower-case to the keyword)
-            if not all(map(text.startswith, [str(view[b:b + size], "ascii")
-                                             for b in offsets], where)):
+            try:  # the bytes found lower-case to the keyword: ASCII, unless not from `data`
+                written = [str(view[b:b + size], "ascii") for b in offsets]
+            except UnicodeDecodeError:
+                return None
+            if not all(map(text.startswith, written, where)):
                 return None
             hits[keyword] = where
         return hits
