@@ -243,3 +243,86 @@ def zip_of(files: dict[str, bytes]) -> bytes:
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+# --- zip members read straight from memory ---------------------------------------------------
+
+
+class Unseekable(io.RawIOBase):
+    def __init__(self, sink: io.BytesIO) -> None:
+        self.sink = sink
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: bytes) -> int:  # type: ignore[override]
+        return self.sink.write(data)
+
+
+def random_zip(rng: random.Random) -> bytes:
+    buffer = io.BytesIO()
+    # Written to a stream that cannot seek, a zip has data descriptors after its members.
+    stream: io.IOBase = Unseekable(buffer) if rng.random() < 0.3 else buffer
+    methods = [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
+    with zipfile.ZipFile(stream, "w") as archive:
+        for n in range(rng.randint(0, 10)):
+            name = rng.choice([f"pkg/mod{n}.py", f"ünï/{n}.txt", f"dir{n}/", f"../up{n}.env",
+                               f"a{n}" * 30])
+            roll = rng.random()
+            data = (key_file(rng) if roll < 0.3 else gzip.compress(key_file(rng)) if roll < 0.35
+                    else rng.choice([b"", rng.randbytes(rng.randint(1, 3000)),
+                                     b"abc\n" * rng.randint(1, 2000)]))
+            info = zipfile.ZipInfo(name)
+            info.compress_type = rng.choice(methods)
+            archive.writestr(info, data)
+        if rng.random() < 0.2:
+            archive.comment = b"release " * rng.randint(1, 10)
+    data = buffer.getvalue()
+    return b"#!/bin/sh\nexit 0\n" + data if rng.random() < 0.1 else data
+
+
+def zip_cases(seed: int) -> Iterator[bytes]:
+    rng = random.Random(seed)
+    for _ in range(200):
+        data = bytearray(random_zip(rng))
+        roll = rng.random()
+        if data and roll < 0.3:  # a byte changed: in a local header, the data, the directory
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        elif data and roll < 0.4:
+            del data[rng.randrange(len(data)):]
+        elif roll < 0.5 and len(data) > 60:  # a deflated member's data off by a bit
+            at = bytes(data).find(b"PK\x03\x04", rng.randrange(len(data) // 2))
+            if at >= 0 and at + 40 < len(data):
+                data[at + 40] ^= 1 << rng.randrange(8)
+        if archives.kind(bytes(data)) == archives.ZIP:
+            yield bytes(data)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_zip_members_read_as_zipfile_reads_them(seed: int,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    checked = 0
+    for data in zip_cases(seed):
+        for limits in LIMITS:
+            fast = outcome(data, limits)
+            with monkeypatch.context() as patch:
+                patch.setattr(archive_readers, "_zip_content", lambda data, info: None)
+                reference = outcome(data, limits)
+            assert fast == reference
+            checked += 1
+    assert checked > 400
+
+
+def test_stored_and_deflated_members_are_read_without_zipfile() -> None:
+    rng = random.Random(9)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("stored.txt", b"plain\n", zipfile.ZIP_STORED)
+        archive.writestr("ünï.py", rng.randbytes(100) + b"x" * 5000, zipfile.ZIP_DEFLATED)
+    data = buffer.getvalue()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            assert archive_readers._zip_content(data, info) == archive.read(info)
+        damaged = bytearray(data)
+        damaged[archive.infolist()[1].header_offset + 60] ^= 0xFF
+        assert archive_readers._zip_content(bytes(damaged), archive.infolist()[1]) is None
