@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import functools
-import hashlib
 import re
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -192,6 +191,8 @@ def _scan_member(data: bytes, shown: str, engine: Engine,
                  origin: tuple[tuple[str, str], ...]) -> ContentResult:
     """An archive member that is no archive: scanned unless the same bytes were scanned before
     with nothing to say (the bytes are still counted as scanned)."""
+    import hashlib  # (OpenSSL's library: only for a scan that meets an archive, never a hook's)
+
     digests = _UNREMARKABLE.of(engine)
     digest = hashlib.sha256(data).digest()
     if digest in digests:
