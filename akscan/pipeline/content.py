@@ -140,7 +140,7 @@ def _scan_archive(data: bytes, archive_kind: str, display: str, engine: Engine,
                 nesting.problems.append((shown, f"{member.problem}; not scanned"))
                 continue
             read += 1
-            inner_kind = archives.kind(member.data)
+            inner_kind = None if member.plain else archives.kind(member.data)
             if inner_kind is not None:
                 inner = _scan_archive(member.data, inner_kind, shown, engine, origin, limits,
                                       nesting)

@@ -15,7 +15,7 @@ import struct
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any, BinaryIO, cast
 
 from akscan.sources import archives
@@ -58,8 +58,9 @@ def read_members(data: bytes, archive_kind: str, name: str, limits: Limits,
             if files is None:  # anything unusual: as tarfile reads it
                 yield from _tar_members(io.BytesIO(data), limits, budget)
             else:
-                yield from _charged(((name, data, start, size) for name, start, size in files),
-                                    limits, budget)
+                yield from _charged(
+                    ((name, size, data[start:start + size] if size <= limits.max_member
+                      else b"", False) for name, start, size in files), limits, budget)
         else:
             yield from _compressed_members(data, archive_kind, name, limits, budget)
     except (zipfile.BadZipFile, tarfile.TarError, zlib.error, lzma.LZMAError, EOFError,
@@ -329,8 +330,11 @@ def plain_tar(data: bytes) -> list[tuple[str, int, int]] | None:
         longname = None
 
 
+_Read = tuple[str, int, bytes, bool]  # stored name, size, content, known to be no archive
+
+
 def _small_tar(data: bytes, archive_kind: str, limits: Limits,
-               budget: Budget) -> list[tuple[str, bytes, int, int]] | None:
+               budget: Budget) -> list[_Read] | None:
     """The files of a gzip'd tar that is small, whole, ordinary and holds no archive, as
     (name, tar, start, size); None for anything else, which is then streamed as before
     (bzip2 and xz too: inflating them only to find them too large would cost too much).
@@ -362,16 +366,18 @@ def _small_tar(data: bytes, archive_kind: str, limits: Limits,
     files = plain_tar(tar)
     if files is None:
         return None
-    for _, start, size in files:
-        if size <= limits.max_member and archives.kind(tar[start:start + size]) is not None:
+    read = []
+    for name, start, size in files:
+        content = tar[start:start + size] if size <= limits.max_member else b""
+        if archives.kind(content) is not None:
             return None
-    return [(name, tar, start, size) for name, start, size in files]
+        read.append((name, size, content, True))  # (so its kind is not looked at again)
+    return read
 
 
-def _charged(files: Iterator[tuple[str, bytes, int, int]] | list[tuple[str, bytes, int, int]],
-             limits: Limits, budget: Budget) -> Iterator[Member]:
+def _charged(files: Iterable[_Read], limits: Limits, budget: Budget) -> Iterator[Member]:
     """Members of a tar read by `plain_tar`, counted and charged as `_tar_members` does."""
-    for stored, tar, start, size in files:
+    for stored, size, content, plain in files:
         _count(budget)
         name, renamed = _clean(stored)
         if size > limits.max_member:
@@ -381,7 +387,7 @@ def _charged(files: Iterator[tuple[str, bytes, int, int]] | list[tuple[str, byte
         if size > budget.bytes:
             raise LimitReached(f"more than {limits.max_total} bytes uncompressed in all")
         budget.bytes -= size
-        yield Member(name, tar[start:start + size], None, renamed)
+        yield Member(name, content, None, renamed, plain)
 
 
 _MAGIC = {GZIP: b"\x1f\x8b", BZIP2: b"BZh", XZ: b"\xfd7zXZ\x00"}

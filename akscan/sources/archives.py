@@ -126,6 +126,7 @@ class Member(NamedTuple):
     data: bytes | None  # None: not read, `problem` says why
     problem: str | None = None
     renamed_from: str | None = None  # the name as stored, when it had to be cleaned
+    plain: bool = False  # its kind already looked at: no archive
 
 
 def members(data: bytes, archive_kind: str, name: str, limits: Limits,
