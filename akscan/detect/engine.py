@@ -334,6 +334,13 @@ class Engine:
     def rules_for_each(self, contents: Sequence[bytes]) -> list[list[Rule]]:
         return [verdict.rules for verdict in self.prefilter_each(contents)]
 
+    def prepare_large_search(self) -> None:
+        """Build now the keyword search a scan switches to after `_SPARSE_AFTER` bytes (for a
+        process about to fork workers, which then share it rather than each building one)."""
+        if self._sparse is None and self._keywords:
+            self._sparse = caseless.build(self._keywords) or _Sparse(self._keywords)
+            self._searched = _SPARSE_AFTER
+
     def _matches(self, data: bytes, lowered: bool = True) -> Iterable[tuple[int, int]]:
         """(keyword index, start) of every keyword or encoded form in `data` in any case
         (`lowered`: it is lower-cased already): each keyword's in increasing order (the order
