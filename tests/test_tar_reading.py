@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import io
 import random
+import re
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -326,3 +327,32 @@ def test_stored_and_deflated_members_are_read_without_zipfile() -> None:
         damaged = bytearray(data)
         damaged[archive.infolist()[1].header_offset + 60] ^= 0xFF
         assert archive_readers._zip_content(bytes(damaged), archive.infolist()[1]) is None
+
+
+def test_number_fields_are_read_as_tarfile_reads_them_or_left_to_it() -> None:
+    rng = random.Random(11)
+    usual = {width: re.compile(archive_readers._octal_field(width)) for width in (8, 12)}
+    taken = 0
+    for _ in range(20_000):
+        width = rng.choice([8, 12])
+        field = bytes(rng.choice(b"01234567  \0\0\0+-_o89x\x80\xff\t") for _ in range(width))
+        if rng.random() < 0.5:  # the usual shape: digits, then padding
+            digits = rng.randint(0, width)
+            field = bytes(rng.choice(b"01234567") for _ in range(digits)) + bytes(
+                rng.choice(b" \0") for _ in range(width - digits))
+        try:
+            expected: int | None = tarfile.nti(field)  # type: ignore[attr-defined]
+        except tarfile.InvalidHeaderError:
+            expected = None
+        number = archive_readers._number(field)
+        assert number is None or number == expected
+        if usual[width].fullmatch(field):
+            assert int(field.rstrip(b" \0") or b"0", 8) == expected
+            taken += 1
+    assert taken > 8_000
+
+
+def test_header_sums_are_exact() -> None:
+    rng = random.Random(12)
+    for header in [bytes(512), b"\xff" * 512, *(rng.randbytes(512) for _ in range(2000))]:
+        assert archive_readers._byte_sum(header) == sum(header)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import bz2
 import io
 import lzma
+import re
 import stat
 import struct
 import tarfile
@@ -239,6 +240,26 @@ _MIB = 1024 * 1024
 _IN_MEMORY = 16 * _MIB
 
 
+def _octal_field(width: int) -> bytes:
+    """A pattern for a number field written the usual way: octal digits, then spaces or NULs
+    to its end (tarfile reads it as those digits; anything else goes through `_number`)."""
+    return b"(?:%s)" % b"|".join(b"[0-7]{%d}[ \0]{%d}" % (digits, width - digits)
+                                 for digits in range(width, -1, -1))
+
+
+# From offset 100: mode, uid, gid, size (captured), mtime, checksum (captured), and after the
+# names, devmajor and devminor.
+_USUAL_NUMBERS = re.compile(b"%s{3}(%s)%s(%s)[\x00-\xff]{173}%s{2}" % (
+    _octal_field(8), _octal_field(12), _octal_field(12), _octal_field(8), _octal_field(8)))
+
+
+def _byte_sum(header: bytes) -> int:
+    """The sum of a 512-byte header's bytes, for its checksum. Adler-32 starts from 1 and adds
+    each byte modulo 65,521, which 256 bytes (at most 65,280) never reach: so each half's sum is
+    its Adler-32's low half less 1, in C (`sum` costs 2.5 us a header, a third of the parse)."""
+    return (zlib.adler32(header[:256]) & 0xFFFF) + (zlib.adler32(header[256:]) & 0xFFFF) - 2
+
+
 def _number(field: bytes) -> int | None:
     """An octal field as tarfile's `nti` reads it, or None when this reading is not certainly
     tarfile's (base-256, odd whitespace, or no number)."""
@@ -267,14 +288,19 @@ def plain_tar(data: bytes) -> list[tuple[str, int, int]] | None:
         if header == _END:
             # The end, unless nothing came before it or a long name is left waiting.
             return files if at and longname is None else None
-        stored = _number(header[148:156])
-        size = _number(header[124:136])
-        if (stored is None or size is None or size < 0
-                or stored != 256 + sum(header) - sum(header[148:156])):
-            return None
-        for first, last in _NUMBERS:
-            if _number(header[first:last]) is None:
+        usual = _USUAL_NUMBERS.match(header, 100)
+        stored: int | None
+        size: int | None
+        if usual is not None:  # one match instead of eight parses (most headers)
+            size = int(usual[1].rstrip(b" \0") or b"0", 8)
+            stored = int(usual[2].rstrip(b" \0") or b"0", 8)
+        else:
+            stored, size = _number(header[148:156]), _number(header[124:136])
+            if any(_number(header[first:last]) is None for first, last in _NUMBERS):
                 return None
+        if (stored is None or size is None or size < 0
+                or stored != 256 + _byte_sum(header) - sum(header[148:156])):
+            return None
         kind = header[156:157]
         data_at = at + _BLOCK
         if kind == _GNU_LONGNAME:
