@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
-from akscan.detect import limits, reach
+from akscan.detect import caseless, limits, reach
 from akscan.detect.codec import PERCENT
 from akscan.detect.decoders import Decoders, Hits
 from akscan.detect.filters import (
@@ -154,8 +154,9 @@ class Engine:
         self._automaton = _Keywords(keywords) if keywords else None
         self._plain_automaton = BytesAhoCorasick(plain) if plain else None
         self._leftmost: BytesAhoCorasick | None = None  # built on first use (prefilter_sparse)
-        # Built on first use by a large search (git history batches): see _Sparse.
-        self._sparse: _Sparse | None = None
+        # Built on first use by a large search (git history batches): Hyperscan where it is
+        # installed (see caseless), else our grouped automata (_Sparse).
+        self._sparse: caseless.Caseless | _Sparse | None = None
         self._plain_sparse: _Sparse | None = None
         self._searched = 0  # bytes, before _sparse is built (threads may both build it)
         # The verdict on content with no keyword (most of it): one object, never changed.
@@ -314,14 +315,14 @@ class Engine:
         """
         if self._automaton is None:
             return [Prefiltered(list(self._always), {}) for _ in contents]
-        joined = b"\0".join(contents).lower()
+        joined = b"\0".join(contents)  # lower-cased by `_matches` if its search needs it
         starts = []
         offset = 0
         for content in contents:
             starts.append(offset)
             offset += len(content) + 1
         found: dict[int, dict[int, list[int]]] = {}
-        for index, start in self._matches(joined):
+        for index, start in self._matches(joined, lowered=False):
             which = bisect.bisect_right(starts, start) - 1
             offsets = found.setdefault(which, {}).setdefault(index, [])
             if len(offsets) <= MAX_HITS_KEPT:
@@ -333,17 +334,28 @@ class Engine:
     def rules_for_each(self, contents: Sequence[bytes]) -> list[list[Rule]]:
         return [verdict.rules for verdict in self.prefilter_each(contents)]
 
-    def _matches(self, lowered: bytes) -> Iterable[tuple[int, int]]:
-        """(keyword index, start) of every keyword or encoded form in `lowered`: each keyword's
-        in increasing order (the order of an overlapping search)."""
+    def prepare_large_search(self) -> None:
+        """Build now the keyword search a scan switches to after `_SPARSE_AFTER` bytes (for a
+        process about to fork workers, which then share it rather than each building one)."""
+        if self._sparse is None and self._keywords:
+            self._sparse = caseless.build(self._keywords) or _Sparse(self._keywords)
+            self._searched = _SPARSE_AFTER
+
+    def _matches(self, data: bytes, lowered: bool = True) -> Iterable[tuple[int, int]]:
+        """(keyword index, start) of every keyword or encoded form in `data` in any case
+        (`lowered`: it is lower-cased already): each keyword's in increasing order (the order
+        of an overlapping search)."""
         assert self._automaton is not None
-        if self._sparse is None and len(lowered) >= _SPARSE_FROM:
-            self._searched += len(lowered)
+        if self._sparse is None and len(data) >= _SPARSE_FROM:
+            self._searched += len(data)
             if self._searched >= _SPARSE_AFTER:
-                self._sparse = _Sparse(self._keywords)
-        if len(lowered) < _SPARSE_FROM or self._sparse is None:
-            return _chunked_matches(self._automaton, lowered, self._longest)
-        return self._sparse.matches(lowered)
+                self._sparse = caseless.build(self._keywords) or _Sparse(self._keywords)
+        if len(data) < _SPARSE_FROM or self._sparse is None:
+            return _chunked_matches(self._automaton, data if lowered else data.lower(),
+                                    self._longest)
+        if not lowered and not self._sparse.caseless:
+            data = data.lower()
+        return self._sparse.matches(data)
 
     def _selected(self, hits: dict[int, list[int]], original: bytes | None = None) -> Prefiltered:
         """The rules woken by the keywords of these indexes, and those without keywords.
@@ -690,6 +702,8 @@ class _Sparse:
     overlapping search run: every occurrence of a keyword starts inside some leftmost match of
     its group (the search, having passed no match up to it, finds one starting at or before
     it that does not end before it). 0.29 s -> 0.15 s of CPU over flask's 166 MB of blobs."""
+
+    caseless = False  # it searches lower-cased bytes
 
     def __init__(self, keywords: Sequence[bytes]) -> None:
         self._longest = max(map(len, keywords))

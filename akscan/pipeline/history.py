@@ -17,6 +17,7 @@ named, and everything else is still scanned (issue 11).
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -219,7 +220,16 @@ def _scan(
 
     limits = archives.Limits(max_member=options.max_file_size)
     if options.processes and options.jobs > 1:
-        _scan_in_processes(repo, items(), engine, options.jobs, limits, handle, counted, stats)
+        # Each worker of a large scan would build the search it switches to after 16 MiB
+        # (Hyperscan: importing it and compiling its database, 40 ms). For the whole history
+        # (--all; a push's range is mostly small), a thread builds it once instead, mostly
+        # without the GIL, while git walks the history, and the workers share it.
+        building = None
+        if "--all" in revisions:
+            building = threading.Thread(target=engine.prepare_large_search, daemon=True)
+            building.start()
+        _scan_in_processes(repo, items(), engine, options.jobs, limits, handle, counted, stats,
+                           building)
     else:
         contents = itertools.chain(
             read_blobs(repo, ids, options.max_file_size,
@@ -309,7 +319,7 @@ def _batches(items: Iterator[_Item]) -> Iterator[list[_Item]]:
 def _scan_in_processes(
     repo: git.Repo, items: Iterator[_Item], engine: Engine, jobs: int, limits: archives.Limits,
     handle: Callable[[str, ContentResult], None], counted: Callable[[int, int, int], None],
-    stats: HistoryStats,
+    stats: HistoryStats, building: threading.Thread | None = None,
 ) -> None:
     """Scan the items in `jobs` worker processes (fewer if there are fewer CPUs), each reading
     the objects of the batches it is given through its own `git cat-file`; results are handled
@@ -331,6 +341,8 @@ def _scan_in_processes(
         if size >= _PARALLEL_MIN_BYTES or count >= _PARALLEL_MIN_OBJECTS:
             break
     else:  # all of it is small
+        if building is not None:
+            building.join()
         _start_worker(engine, repo, limits)
         try:
             for batch in first:
@@ -347,6 +359,8 @@ def _scan_in_processes(
     def lost(batch: list[_Item]) -> None:
         stats.errors.extend(workers.lost_error(item.label()) for item in batch)
 
+    if building is not None:
+        building.join()  # no fork while it builds; the workers get what it built
     workers.run_batches(_scan_batch, itertools.chain(first, batches),
                         min(jobs, workers.usable_cpus()), _start_process, (engine, repo, limits),
                         handle_batch, lost, retried)

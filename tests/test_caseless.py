@@ -1,0 +1,92 @@
+"""Hyperscan's case-blind search must find exactly what an overlapping search of the lower-cased
+bytes finds: every occurrence of every keyword, in the same places (issue 14)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from ahocorasick_rs import BytesAhoCorasick
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from akscan.detect import caseless, engine
+from akscan.detect.engine import Engine
+from akscan.rules import builtin_rules_dir, load_rules
+
+pytest.importorskip("hyperscan")
+
+RULES = load_rules([builtin_rules_dir()])
+KEYWORDS = Engine(RULES)._keywords  # every keyword and encoded form the engine searches for
+CHUNK = caseless._CHUNK
+
+# Keywords in any case, pieces of them, bytes that are no ASCII letter, and overlapping runs.
+_PIECES = st.one_of(
+    st.sampled_from(KEYWORDS).flatmap(lambda k: st.sampled_from(
+        [k, k.upper(), k.title(), k[: len(k) // 2], k[len(k) // 2:]])),
+    st.sampled_from([b"secretsecret", b"ltaiLTAI", b"\xc5\xbfecret", b"\xff", b"\0", b"\n",
+                     b"sts.sts.", b"x"]),
+    st.binary(max_size=8),
+)
+
+
+def overlapping_search_of_lowered(data: bytes) -> list[tuple[int, int]]:
+    automaton = BytesAhoCorasick(KEYWORDS)
+    return sorted((index, start) for index, start, _ in
+                  automaton.find_matches_as_indexes(data.lower(), overlapping=True))
+
+
+@settings(max_examples=200)
+@given(st.lists(_PIECES, max_size=40), st.sampled_from([0, 1, CHUNK - 20, CHUNK - 3, CHUNK + 5]))
+def test_every_occurrence_in_any_case_is_found_where_the_lowered_search_finds_it(
+    pieces: list[bytes], filler: int
+) -> None:
+    # Filler puts the keywords across the 256 KiB chunks each call searches.
+    data = b"." * filler + b"".join(pieces) + b"." * (filler % 7) + b"".join(reversed(pieces))
+    search = caseless.build(KEYWORDS)
+    assert search is not None
+
+    found = list(search.matches(data))
+
+    assert sorted(found) == overlapping_search_of_lowered(data)
+    for index in {i for i, _ in found}:  # each keyword's occurrences in increasing order
+        starts = [start for i, start in found if i == index]
+        assert starts == sorted(starts)
+
+
+def test_a_keyword_on_every_byte_of_several_chunks_is_found_every_time() -> None:
+    data = b"sEcReT" * (3 * CHUNK // 6 + 5)
+    search = caseless.build([b"secret", b"cret", b"tse"])
+    assert search is not None
+
+    found = list(search.matches(data))
+
+    assert len(found) == 3 * (3 * CHUNK // 6 + 5) - 1  # "tse" spans two copies: one fewer
+    assert sorted(found) == sorted(
+        (i, start) for i, start, _ in BytesAhoCorasick([b"secret", b"cret", b"tse"])
+        .find_matches_as_indexes(data.lower(), overlapping=True))
+
+
+def _large_batch(seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    words = [*KEYWORDS[:40], b"AcsClient", b"STS.", b"Secret", b"LTAI5t", b"x = 1\n",
+             b"\xe4\xb8\xad"]
+    return [b" ".join(rng.choice(words) for _ in range(rng.randint(0, 3000)))
+            for _ in range(200)]
+
+
+def test_a_history_batch_gets_the_same_verdicts_with_and_without_hyperscan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with_hyperscan, without = Engine(RULES), Engine(RULES)
+    batches = [_large_batch(seed) for seed in range(12)]  # well past the 16 MiB that builds it
+    verdicts = [with_hyperscan.prefilter_each(batch) for batch in batches]
+    assert isinstance(with_hyperscan._sparse, caseless.Caseless)
+
+    monkeypatch.setattr(caseless, "build", lambda keywords: None)  # as where it is missing
+    for batch, got in zip(batches, verdicts):
+        want = without.prefilter_each(batch)
+        assert [[r.id for r in v.rules] for v in got] == [[r.id for r in v.rules] for v in want]
+        assert [v.hits for v in got] == [v.hits for v in want]
+        assert [v.found for v in got] == [v.found for v in want]
+    assert isinstance(without._sparse, engine._Sparse)
