@@ -16,7 +16,7 @@ import itertools
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
@@ -60,6 +60,10 @@ _LINE_TEXT_LIMIT = 400
 # Lines around a decoded span that are scanned again with it: context rules and pairing look
 # this far for the other half of a credential.
 _DECODED_CONTEXT_LINES = 10
+# A rule whose matches start at its keywords is tried only there when its windows are this
+# wide: in narrower ones (a few hundred characters) the pattern's own search, which skips to its
+# literal start, costs less than a try per hit made from Python.
+_TRIED_AT_HITS_FROM = 1024
 # Windows searched by `could_find` before the whole text is cheaper to scan.
 _MAX_WINDOWS = 10_000
 _UNKNOWN = reach.Bound(behind=-1)  # a rule's bound not looked up yet
@@ -162,6 +166,9 @@ class Engine:
         # The verdict on content with no keyword (most of it): one object, never changed.
         self._nothing = Prefiltered(list(self._always), {})
         self._bounds: dict[str, reach.Bound | None] = {}  # by rule id, looked up when needed
+        # Whether a rule whose matches start at its keywords is tried only there (`_found`);
+        # off only to test that it finds what finditer over the windows finds.
+        self.match_at_hits = True
         self._context_lines = max([_DECODED_CONTEXT_LINES,
                                    *(r.context.lines for r in self.rules if r.context)])
 
@@ -518,7 +525,7 @@ class Engine:
             # A rule whose matches contain a keyword only runs around the keyword's hits (over
             # the whole text where a keyword occurs too often to list).
             windows = _keyword_windows(rule, hits, len(text))
-            self._run(rule, fragment, windows, best, result)
+            self._run(rule, fragment, windows, best, result, self._starts(rule, hits))
         contextual = [r for r in rules if r.context is not None]
         if contextual and best:
             lines = _LineIndex(text)
@@ -553,9 +560,47 @@ class Engine:
             self._plain_sparse = _Sparse(self._plain)
         return self._plain_sparse.matches(data)
 
+    def _starts(self, rule: Rule, hits: Mapping[bytes, Sequence[int] | None]
+                ) -> list[int] | None:
+        """Where the rule's matches can start, sorted: its keywords' hits, when its proven
+        bound says that every match starts at one (see `reach`); None otherwise."""
+        if not self.match_at_hits or sum(rule.keyword_window or ()) < _TRIED_AT_HITS_FROM:
+            return None
+        bound = self._bounds.get(rule.id, _UNKNOWN)
+        if bound is _UNKNOWN:
+            bound = self._bounds[rule.id] = reach.bound(rule)
+        if bound is None or not bound.starts:
+            return None
+        listed = [hits.get(k) for k in rule.keywords]
+        if any(k in hits and offsets is None for k, offsets in zip(rule.keywords, listed)):
+            return None  # a keyword too frequent to list: the windows are the whole text
+        return sorted(p for offsets in listed for p in offsets or ())
+
+    def _found(self, rule: Rule, text: str, start: int, end: int,
+               starts: Sequence[int] | None) -> Iterator[Any]:
+        """The matches `rule.pattern.finditer(text, start, end)` gives. Where every match starts
+        at one of `starts`, the pattern is tried only there, in order, each time past the end
+        of the last match, as finditer's search goes; it would find nothing anywhere else
+        (a window of 4 KB around one SDK name costs one try instead of four thousand)."""
+        pattern = rule.pattern
+        if starts is None:
+            yield from pattern.finditer(text, start, end, timeout=self.timeout,
+                                        concurrent=self.concurrent)
+            return
+        after = start  # where finditer's next search would begin
+        for at in starts[bisect.bisect_left(starts, start):bisect.bisect_left(starts, end)]:
+            if at < after:
+                continue
+            match = pattern.match(text, at, end, timeout=self.timeout,
+                                  concurrent=self.concurrent)
+            if match is not None:
+                yield match
+                after = max(match.end(), at + 1)
+
     def _run(
         self, rule: Rule, fragment: Fragment, windows: Sequence[tuple[int, int]],
         best: dict[tuple[int, int], _Candidate], result: ScanResult,
+        starts: Sequence[int] | None = None,
     ) -> None:
         if self._timeouts.get(rule.id, 0) >= MAX_RULE_TIMEOUTS:
             return  # stopped, and said so when it was
@@ -563,9 +608,7 @@ class Engine:
             return  # capped, and said so
         try:
             for start, end in windows:
-                for match in rule.pattern.finditer(fragment.text, start, end,
-                                                   timeout=self.timeout,
-                                                   concurrent=self.concurrent):
+                for match in self._found(rule, fragment.text, start, end, starts):
                     candidate = _candidate(rule, match, self.timeout)
                     if candidate is None:
                         continue

@@ -13,7 +13,7 @@ that every match holds a hit of one of the rule's keywords, and that a match, wi
 character its look-behind and look-ahead read, lies within `around` = (before, after)
 characters of that hit. For a rule with a `keyword_window`, the engine's own windows bound its
 matches; the proof only says how many characters before a match's start its look-behind (or
-`\\b`) may read (`behind`).
+`\\b`) may read (`behind`), and whether every match starts at a hit (`starts`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ class Bound(NamedTuple):  # (not a dataclass: the engine, which a commit hook im
     # where a run of whitespace of any length may lie: the run through this many characters
     # after the hit is not counted in `after` (-1: there is none)
     spaces: int = -1
+    # every match starts where one of the rule's keywords occurs (as the rule's case wants):
+    # the engine then tries the pattern at those places only, not at every character
+    starts: bool = False
 
 
 # rule id -> (sha256 of its pattern and keywords, the first 16 hex digits; the bound)
@@ -52,11 +55,12 @@ _PROVEN: dict[str, tuple[str, Bound]] = {
     # Starts at its "secret", and looks back over it and at most 15 characters before it for
     # the rest of the name ("alicloud", a separator, "cloud", a separator); its other
     # look-behind comes after the assignment, which is never empty.
-    "alibaba-access-key-secret": ("d358748169f5d61f", Bound(behind=16)),
-    # Starts at an SDK name's keyword; looking back for the rest of the name reads at most 8
-    # characters before it ("StsToken" or "StaticAK" before "Credential", "New" before
-    # "ClientWith").
-    "alibaba-access-key-secret-sdk-call": ("f2e441f17018a10b", Bound(behind=16)),
+    "alibaba-access-key-secret": ("d358748169f5d61f", Bound(behind=16, starts=True)),
+    # Starts at an SDK name's keyword (every branch of its first group starts with one, as
+    # written: the pattern and these keywords are case-sensitive); looking back for the rest of
+    # the name reads at most 8 characters before it ("StsToken" or "StaticAK" before
+    # "Credential", "New" before "ClientWith").
+    "alibaba-access-key-secret-sdk-call": ("f2e441f17018a10b", Bound(behind=16, starts=True)),
     # `\b` before "variable" reads one character before the start.
     "alibaba-access-key-secret-terraform-variable": ("6659ee5872b2844b", Bound(behind=8)),
     # Starts with a quote, no look-behind.
