@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import select
 import subprocess
 import sys
+import tarfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,3 +69,23 @@ def run_on_a_terminal(args: list[str], cwd: Path, stream: str = "stdout", **env:
     finally:
         os.close(master)
     return b"".join(chunks).decode("utf-8", "replace")
+
+
+def tar_of(files: dict[str, bytes]) -> bytes:
+    """A GNU tar archive holding `files` (name -> content), in that order."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    """A deflated zip archive holding `files` (name -> content), in that order."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

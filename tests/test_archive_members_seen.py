@@ -5,12 +5,11 @@ again; anything with a finding, a warning or a note is, and is reported at its o
 from __future__ import annotations
 
 import gzip
-import io
 import random
-import tarfile
 from collections.abc import Iterator
 
 import pytest
+from helpers import tar_of
 from keys import random_id, random_secret
 
 from akscan.detect.engine import Engine
@@ -24,13 +23,7 @@ UTIL = b"def add(a, b):\n    return a + b\n" * 40
 
 
 def tar_gz(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return gzip.compress(buffer.getvalue(), mtime=0)
+    return gzip.compress(tar_of(files), mtime=0)
 
 
 def key_file() -> bytes:

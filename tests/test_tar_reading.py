@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Iterator
 
 import pytest
+from helpers import tar_of, zip_of
 from keys import random_id, random_secret
 
 from akscan.detect.engine import Engine
@@ -192,26 +193,16 @@ def test_pax_headers_and_bad_checksums_are_left_to_tarfile() -> None:
         info = tarfile.TarInfo("ünïcode.txt")
         archive.addfile(info, io.BytesIO(b""))
     assert archive_readers.plain_tar(buffer.getvalue()) is None
-    ordinary = bytearray(tarfile_of({"a.txt": b"hello"}))
+    ordinary = bytearray(tar_of({"a.txt": b"hello"}))
     assert archive_readers.plain_tar(bytes(ordinary)) is not None
     ordinary[0] ^= 1  # the name changed, the checksum not
     assert archive_readers.plain_tar(bytes(ordinary)) is None
 
 
-def tarfile_of(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def test_a_long_name_with_no_member_after_it_is_read_as_tarfile_reads_it(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    whole = tarfile_of({"d/" + "n" * 150: b"key = value\n"})
+    whole = tar_of({"d/" + "n" * 150: b"key = value\n"})
     # The GNU long-name header and its one data block, then straight to the end blocks.
     data = whole[:1024] + bytes(1024)
     fast = outcome(data, archives.DEFAULT_LIMITS)
@@ -228,7 +219,7 @@ def test_an_inner_archive_that_spends_the_budget_stops_the_outer_one_where_it_di
     inner = zip_of({f"zeros{n}.bin": bytes(99_000) for n in range(80)})
     rng = random.Random(3)
     outer = {"inner.zip": inner} | {f"blob{n}.bin": rng.randbytes(150_000) for n in range(16)}
-    data = gzip.compress(tarfile_of(outer))
+    data = gzip.compress(tar_of(outer))
     limits = archives.Limits(max_total=8 * 1024 * 1024, max_member=100_000)
     fast = scan_bytes(data, "release.tar.gz", ENGINE, limits=limits)
     monkeypatch.setattr(archive_readers, "plain_tar", lambda data: None)
@@ -236,14 +227,6 @@ def test_an_inner_archive_that_spends_the_budget_stops_the_outer_one_where_it_di
     assert (fast.errors, fast.notes) == (reference.errors, reference.notes)
     assert "release.tar.gz: more than 8388608 bytes uncompressed in all" in "".join(
         reference.notes + reference.errors)
-
-
-def zip_of(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 # --- zip members read straight from memory ---------------------------------------------------
