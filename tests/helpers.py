@@ -71,10 +71,13 @@ def run_on_a_terminal(args: list[str], cwd: Path, stream: str = "stdout", **env:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
-def tar_of(files: dict[str, bytes]) -> bytes:
-    """A GNU tar archive holding `files` (name -> content), in that order."""
+def tar_of(files: dict[str, bytes], format: int = tarfile.DEFAULT_FORMAT,
+           mode: str = "w") -> bytes:
+    """A tar archive holding `files` (name -> content), in that order, in tarfile's `format`;
+    `mode` "w:gz" (as tarfile.open takes it) compresses it."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
+    with tarfile.open(fileobj=buffer, mode=mode,  # type: ignore[call-overload]
+                      format=format) as archive:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -82,10 +85,11 @@ def tar_of(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def zip_of(files: dict[str, bytes]) -> bytes:
-    """A deflated zip archive holding `files` (name -> content), in that order."""
+def zip_of(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    """A zip archive holding `files` (name -> content), in that order, each stored with
+    `method`."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", method) as archive:
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import random
+import tarfile
 from collections.abc import Iterator
 
 import pytest
@@ -23,7 +24,7 @@ UTIL = b"def add(a, b):\n    return a + b\n" * 40
 
 
 def tar_gz(files: dict[str, bytes]) -> bytes:
-    return gzip.compress(tar_of(files), mtime=0)
+    return gzip.compress(tar_of(files, tarfile.GNU_FORMAT), mtime=0)
 
 
 def key_file() -> bytes:

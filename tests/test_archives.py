@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from gitrepo import Repo, credentials
-from helpers import ScanJson, by_secret
+from helpers import ScanJson, by_secret, tar_of, zip_of
 from keys import random_id, random_secret
 
 from akscan.cli import main
@@ -36,24 +36,6 @@ def sha(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
-def make_zip(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", method) as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
-
-
-def make_tar(files: dict[str, bytes], mode: str = "w") -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode=mode) as archive:  # type: ignore[call-overload]
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def properties(key_id: str, secret: str) -> bytes:
     return (f"spring.application.name=orders\nalibaba.cloud.access-key={key_id}\n"
             f"alibaba.cloud.secret-key={secret}\n").encode()
@@ -67,16 +49,16 @@ def paths_of(findings: list[dict[str, Any]], value: str) -> list[tuple[str, int]
 
 
 PACKERS: dict[str, Callable[[dict[str, bytes]], bytes]] = {
-    "app.zip": make_zip,
-    "orders.jar": make_zip,
-    "orders-1.0-py3-none-any.whl": make_zip,
-    "stored.zip": lambda files: make_zip(files, zipfile.ZIP_STORED),
-    "bundle.tar": make_tar,
-    "bundle.tar.gz": lambda files: make_tar(files, "w:gz"),
-    "bundle.tgz": lambda files: make_tar(files, "w:gz"),
-    "bundle.tar.bz2": lambda files: make_tar(files, "w:bz2"),
-    "bundle.tar.xz": lambda files: make_tar(files, "w:xz"),
-    "release.dat": make_zip,  # recognised by its first bytes, not its name
+    "app.zip": zip_of,
+    "orders.jar": zip_of,
+    "orders-1.0-py3-none-any.whl": zip_of,
+    "stored.zip": lambda files: zip_of(files, zipfile.ZIP_STORED),
+    "bundle.tar": tar_of,
+    "bundle.tar.gz": lambda files: tar_of(files, mode="w:gz"),
+    "bundle.tgz": lambda files: tar_of(files, mode="w:gz"),
+    "bundle.tar.bz2": lambda files: tar_of(files, mode="w:bz2"),
+    "bundle.tar.xz": lambda files: tar_of(files, mode="w:xz"),
+    "release.dat": zip_of,  # recognised by its first bytes, not its name
 }
 
 
@@ -107,10 +89,10 @@ def test_a_gzipped_file_is_named_without_its_suffix(tmp_path: Path, scan_json: S
 
 def test_nested_archives_are_followed_three_deep(tmp_path: Path, scan_json: ScanJson) -> None:
     key_id, secret = random_id(), random_secret()
-    jar = make_zip({"BOOT-INF/classes/application.properties": properties(key_id, secret),
+    jar = zip_of({"BOOT-INF/classes/application.properties": properties(key_id, secret),
                     "BOOT-INF/classes/App.class": b"\xca\xfe\xba\xbe\x00\x00\x00\x34"})
-    war = make_zip({"WEB-INF/lib/orders.jar": jar})
-    (tmp_path / "release.tar.gz").write_bytes(make_tar({"dist/orders.war": war}, "w:gz"))
+    war = zip_of({"WEB-INF/lib/orders.jar": jar})
+    (tmp_path / "release.tar.gz").write_bytes(tar_of({"dist/orders.war": war}, mode="w:gz"))
     code, findings, err = scan_json(tmp_path)
     assert code == 1 and "warning" not in err
     assert paths_of(findings, key_id) == [
@@ -122,7 +104,7 @@ def test_encoded_keys_inside_archives_are_decoded(tmp_path: Path, scan_json: Sca
     key_id = random_id()
     secret_yaml = f"kind: Secret\ndata:\n  akId: {base64.b64encode(key_id.encode()).decode()}\n"
     (tmp_path / "chart.tgz").write_bytes(
-        make_tar({"chart/templates/secret.yaml": secret_yaml.encode()}, "w:gz"))
+        tar_of({"chart/templates/secret.yaml": secret_yaml.encode()}, mode="w:gz"))
     _, findings, _ = scan_json(tmp_path)
     found = by_secret(findings, sha(key_id))
     assert [(f["path"], f["line"], f["decoded"]) for f in found] == [
@@ -132,7 +114,7 @@ def test_encoded_keys_inside_archives_are_decoded(tmp_path: Path, scan_json: Sca
 def test_utf16_member_is_read(tmp_path: Path, scan_json: ScanJson) -> None:
     text, key_id, _ = credentials()
     data = b"\xff\xfe" + text.encode("utf-16-le")
-    (tmp_path / "win.zip").write_bytes(make_zip({"settings.ini": data}))
+    (tmp_path / "win.zip").write_bytes(zip_of({"settings.ini": data}))
     _, findings, _ = scan_json(tmp_path)
     assert paths_of(findings, key_id) == [("win.zip!settings.ini", 1)]
 
@@ -145,7 +127,7 @@ def test_archives_nested_deeper_than_three_are_reported_not_entered(
 ) -> None:
     data = properties(random_id(), random_secret())
     for level in range(4):
-        data = make_zip({f"level{level}.zip" if level else "app.properties": data})
+        data = zip_of({f"level{level}.zip" if level else "app.properties": data})
     (tmp_path / "deep.zip").write_bytes(data)
     code, findings, err = scan_json(tmp_path)
     assert (code, findings) == (2, [])
@@ -156,7 +138,7 @@ def test_a_zip_bomb_member_is_reported_and_the_rest_scanned(
     tmp_path: Path, scan_json: ScanJson
 ) -> None:
     text, key_id, _ = credentials()
-    bomb = make_zip({"zeros.bin": b"\0" * (12 * 1024 * 1024), "keys.env": text.encode()})
+    bomb = zip_of({"zeros.bin": b"\0" * (12 * 1024 * 1024), "keys.env": text.encode()})
     (tmp_path / "bomb.zip").write_bytes(bomb)
     code, findings, err = scan_json(tmp_path)
     assert code == 1
@@ -166,7 +148,7 @@ def test_a_zip_bomb_member_is_reported_and_the_rest_scanned(
 
 def test_a_gzip_bomb_stops_with_a_warning(tmp_path: Path, scan_json: ScanJson) -> None:
     (tmp_path / "huge.tar.gz").write_bytes(
-        make_tar({"zeros.bin": b"\0" * (20 * 1024 * 1024)}, "w:gz"))
+        tar_of({"zeros.bin": b"\0" * (20 * 1024 * 1024)}, mode="w:gz"))
     code, findings, err = scan_json(tmp_path)
     assert (code, findings) == (2, [])
     assert "huge.tar.gz: inflates more than 100 times" in err
@@ -174,18 +156,18 @@ def test_a_gzip_bomb_stops_with_a_warning(tmp_path: Path, scan_json: ScanJson) -
 
 
 def test_member_count_and_total_size_limits_stop_the_archive() -> None:
-    many = make_zip({f"f{n}.txt": b"hello\n" for n in range(20)})
+    many = zip_of({f"f{n}.txt": b"hello\n" for n in range(20)})
     result = scan_bytes(many, "many.zip", ENGINE, limits=archives.Limits(max_members=5))
     assert result.errors == ["many.zip: more members than the limit; the rest of the archive "
                              "was not scanned"]
-    big = make_zip({f"f{n}.txt": b"x" * 1000 for n in range(5)})
+    big = zip_of({f"f{n}.txt": b"x" * 1000 for n in range(5)})
     result = scan_bytes(big, "big.zip", ENGINE, limits=archives.Limits(max_total=2500))
     assert result.errors == ["big.zip: more than 2500 bytes uncompressed in all; the rest of "
                              "the archive was not scanned"]
 
 
 def test_a_member_over_the_size_limit_is_reported(tmp_path: Path, scan_json: ScanJson) -> None:
-    (tmp_path / "a.zip").write_bytes(make_zip({"big.log": b"log line\n" * 500}))
+    (tmp_path / "a.zip").write_bytes(zip_of({"big.log": b"log line\n" * 500}))
     code, _, err = scan_json("--max-file-size", "1k", tmp_path)
     assert code == 2
     assert "a.zip!big.log: 4500 bytes uncompressed is over the size limit of 1024 bytes" in err
@@ -193,9 +175,9 @@ def test_a_member_over_the_size_limit_is_reported(tmp_path: Path, scan_json: Sca
 
 def test_corrupt_archives_are_one_line_warnings(tmp_path: Path, scan_json: ScanJson) -> None:
     text, key_id, _ = credentials()
-    (tmp_path / "broken.zip").write_bytes(make_zip({"a.env": text.encode()})[:40])
+    (tmp_path / "broken.zip").write_bytes(zip_of({"a.env": text.encode()})[:40])
     noise = random.Random(5).randbytes(300_000)  # does not compress: the cut falls in it
-    whole = make_tar({"first.env": text.encode(), "second.bin": noise}, "w:gz")
+    whole = tar_of({"first.env": text.encode(), "second.bin": noise}, mode="w:gz")
     (tmp_path / "cut.tar.gz").write_bytes(whole[:len(whole) // 2])
     code, findings, err = scan_json(tmp_path)
     assert code == 1  # the key before the cut is still found
@@ -212,7 +194,7 @@ def test_absolute_and_climbing_member_names_stay_inside_the_archive(
     tmp_path: Path, scan_json: ScanJson, run_cli: Any
 ) -> None:
     text, key_id, _ = credentials()
-    (tmp_path / "evil.zip").write_bytes(make_zip({"../../etc/cron.d/x.env": text.encode(),
+    (tmp_path / "evil.zip").write_bytes(zip_of({"../../etc/cron.d/x.env": text.encode(),
                                                   "/root/.aliyun/y.env": text.encode(),
                                                   "C:\\Users\\a\\z.env": text.encode()}))
     _, findings, _ = scan_json(tmp_path)
@@ -224,7 +206,7 @@ def test_absolute_and_climbing_member_names_stay_inside_the_archive(
 
 
 def test_an_encrypted_member_is_reported_not_scanned(tmp_path: Path, scan_json: ScanJson) -> None:
-    data = bytearray(make_zip({"secret.env": b"opaque"}))
+    data = bytearray(zip_of({"secret.env": b"opaque"}))
     # Mark it encrypted, as a password-protected zip is: bit 0 of the flags, in the local and
     # the central header (zipfile writes no encrypted archives).
     for header, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
@@ -264,7 +246,7 @@ def test_archive_blobs_in_history_report_commit_and_member(
     repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     key_id, secret = random_id(), random_secret()
-    repo.write("dist/orders.jar", make_zip({"application.properties":
+    repo.write("dist/orders.jar", zip_of({"application.properties":
                                             properties(key_id, secret)}))
     repo.git("add", "dist/orders.jar")
     commit = repo.commit("ship the jar")
@@ -284,7 +266,7 @@ def test_a_staged_archive_is_scanned(
 ) -> None:
     repo.commit("base", {"README.md": "hello\n"})
     text, key_id, _ = credentials()
-    repo.write("vendor.tgz", make_tar({"pkg/.env": text.encode()}, "w:gz"))
+    repo.write("vendor.tgz", tar_of({"pkg/.env": text.encode()}, mode="w:gz"))
     repo.git("add", "vendor.tgz")
     monkeypatch.chdir(repo.path)
     code = main(["staged", "--format", "json"])
@@ -297,7 +279,7 @@ def test_sarif_points_at_the_archive_and_names_the_member(
     tmp_path: Path, validate: Callable[[Any], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / ".git").mkdir()
-    (tmp_path / "app.zip").write_bytes(make_zip({"conf/.env": credentials()[0].encode()}))
+    (tmp_path / "app.zip").write_bytes(zip_of({"conf/.env": credentials()[0].encode()}))
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out.sarif"
     assert main(["scan", ".", "--format", "sarif", "--output", str(out)]) == 1
@@ -353,7 +335,7 @@ def test_the_zip_end_record_is_looked_for_in_the_tail_only() -> None:
 
 def v7_tar(files: dict[str, bytes]) -> bytes:
     """A tar as v7 wrote it: no `ustar` magic, its checksum made again."""
-    data = bytearray(make_tar(files, "w"))
+    data = bytearray(tar_of(files, mode="w"))
     header = data[:512]
     header[257:265] = bytes(8)
     header[148:156] = b" " * 8
@@ -416,7 +398,7 @@ def test_archive_kind_is_told_as_when_each_magic_was_tested_in_turn() -> None:
     v7[257:265] = bytes(8)
     v7[148:156] = b" " * 8
     v7[148:156] = b"%06o\0 " % sum(v7[:512])
-    zipped = make_zip({"a.txt": b"secret = 1\n"})
+    zipped = zip_of({"a.txt": b"secret = 1\n"})
     contents = [zipped, gzip.compress(b"x"), bz2.compress(b"x"), lzma.compress(b"x"),
                 bytes(v7), tar_buffer.getvalue(), b"BZh9 is not an archive\n" * 30, b"BZh91AY&SYxx",
                 b"PK\x03\x03 not a zip", b"x" * 257 + b"ustar  " + b"y" * 300,

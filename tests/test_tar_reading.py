@@ -193,7 +193,7 @@ def test_pax_headers_and_bad_checksums_are_left_to_tarfile() -> None:
         info = tarfile.TarInfo("ünïcode.txt")
         archive.addfile(info, io.BytesIO(b""))
     assert archive_readers.plain_tar(buffer.getvalue()) is None
-    ordinary = bytearray(tar_of({"a.txt": b"hello"}))
+    ordinary = bytearray(tar_of({"a.txt": b"hello"}, tarfile.GNU_FORMAT))
     assert archive_readers.plain_tar(bytes(ordinary)) is not None
     ordinary[0] ^= 1  # the name changed, the checksum not
     assert archive_readers.plain_tar(bytes(ordinary)) is None
@@ -202,7 +202,7 @@ def test_pax_headers_and_bad_checksums_are_left_to_tarfile() -> None:
 def test_a_long_name_with_no_member_after_it_is_read_as_tarfile_reads_it(
     monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    whole = tar_of({"d/" + "n" * 150: b"key = value\n"})
+    whole = tar_of({"d/" + "n" * 150: b"key = value\n"}, tarfile.GNU_FORMAT)
     # The GNU long-name header and its one data block, then straight to the end blocks.
     data = whole[:1024] + bytes(1024)
     fast = outcome(data, archives.DEFAULT_LIMITS)
@@ -219,7 +219,7 @@ def test_an_inner_archive_that_spends_the_budget_stops_the_outer_one_where_it_di
     inner = zip_of({f"zeros{n}.bin": bytes(99_000) for n in range(80)})
     rng = random.Random(3)
     outer = {"inner.zip": inner} | {f"blob{n}.bin": rng.randbytes(150_000) for n in range(16)}
-    data = gzip.compress(tar_of(outer))
+    data = gzip.compress(tar_of(outer, tarfile.GNU_FORMAT))
     limits = archives.Limits(max_total=8 * 1024 * 1024, max_member=100_000)
     fast = scan_bytes(data, "release.tar.gz", ENGINE, limits=limits)
     monkeypatch.setattr(archive_readers, "plain_tar", lambda data: None)

@@ -19,15 +19,14 @@ import json
 import lzma
 import re
 import string
-import tarfile
 import tempfile
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from helpers import tar_of, zip_of
 from hypothesis import strategies as st
 
 from akscan.errors import AkscanError
@@ -73,35 +72,17 @@ ENCODED_TEXT = TEXT.flatmap(_encoded)
 
 # --- archives, from valid seeds, then damaged ----------------------------------------------------
 
-def _tar(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
 @lru_cache(maxsize=1)
 def archive_seeds() -> list[bytes]:
     env = f"ALIBABA_CLOUD_ACCESS_KEY_ID={_fake_id(1)}\nSECRET={_fake_secret(1)}\n".encode()
     members = {"app/.env": env, "../escape.txt": env, "/abs/x.yml": b"a: 1\n" * 40}
-    tar = _tar(members)
-    inner_zip = _zip({"inner.env": env})
+    tar = tar_of(members)
+    inner_zip = zip_of({"inner.env": env})
     return [
-        _zip(members), tar, gzip.compress(tar), bz2.compress(tar), lzma.compress(tar),
+        zip_of(members), tar, gzip.compress(tar), bz2.compress(tar), lzma.compress(tar),
         gzip.compress(env), bz2.compress(env), lzma.compress(env),
-        _zip({"nested.zip": inner_zip, "nested.tgz": gzip.compress(_tar({"n.env": env}))}),
-        b"MZ-prefix" + _zip(members), gzip.compress(tar)[:-9],
+        zip_of({"nested.zip": inner_zip, "nested.tgz": gzip.compress(tar_of({"n.env": env}))}),
+        b"MZ-prefix" + zip_of(members), gzip.compress(tar)[:-9],
     ]
 
 

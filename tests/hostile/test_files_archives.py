@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import tar_of, zip_of
 from keys import random_id
 
 from hostile.harness import check, run_akscan
@@ -31,24 +32,6 @@ def found(stdout: str) -> set[tuple[str, str]]:
     return {(f["path"], f["secret_sha256"]) for f in json.loads(stdout)["findings"]}
 
 
-def make_tar(members: dict[str, bytes], fmt: int = tarfile.USTAR_FORMAT) -> bytes:
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w", format=fmt) as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
-
-
-def make_zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
 def scan(tmp_path: Path) -> tuple[int, set[tuple[str, str]], str]:
     result = run_akscan(["scan", "--format", "json", "-v", "."], cwd=tmp_path)
     check(result, exit=(0, 1, 2))
@@ -62,7 +45,7 @@ def test_a_small_truncated_compressed_tar_keeps_the_members_before_the_cut(
 ) -> None:
     key_id = random_id()
     noise = random.Random(7).randbytes(20_000)  # does not compress: the cut falls in it
-    tar = make_tar({"first.env": env(key_id), "second.bin": noise})
+    tar = tar_of({"first.env": env(key_id), "second.bin": noise}, tarfile.USTAR_FORMAT)
     whole = compress(tar)  # type: ignore[operator]
     (tmp_path / "cut.tgz").write_bytes(whole[:len(whole) * 2 // 3])
     code, paths, err = scan(tmp_path)
@@ -105,7 +88,7 @@ def test_concatenated_gzip_streams_are_all_read(tmp_path: Path) -> None:
 def test_a_zip_appended_to_another_file_is_opened_and_its_stub_scanned(tmp_path: Path) -> None:
     in_stub, in_zip = random_id(), random_id()
     stub = b"#!/bin/sh\n# self-extracting installer\n" + env(in_stub) + b"exit 0\n"
-    (tmp_path / "install.run").write_bytes(stub + make_zip({"conf/app.env": env(in_zip)}))
+    (tmp_path / "install.run").write_bytes(stub + zip_of({"conf/app.env": env(in_zip)}))
     code, paths, err = scan(tmp_path)
     assert code == 1, err
     assert paths == {("install.run!(data before the zip)", sha(in_stub)),
@@ -114,7 +97,7 @@ def test_a_zip_appended_to_another_file_is_opened_and_its_stub_scanned(tmp_path:
 
 def test_an_old_v7_tar_is_recognised(tmp_path: Path) -> None:
     key_id = random_id()
-    data = make_tar({"conf/app.env": env(key_id)}, tarfile.GNU_FORMAT)
+    data = tar_of({"conf/app.env": env(key_id)}, tarfile.GNU_FORMAT)
     header = bytearray(data[:512])
     header[257:265] = b"\0" * 8  # no magic, no version: a v7 header
     header[148:156] = b" " * 8
@@ -136,9 +119,9 @@ def test_a_text_file_with_ustar_at_offset_257_is_scanned_as_text(tmp_path: Path)
 
 
 def test_a_42_zip_style_bomb_is_one_warning_line_with_counts(tmp_path: Path) -> None:
-    data = make_zip({"leaf.txt": b"nothing\n"})
+    data = zip_of({"leaf.txt": b"nothing\n"})
     for _ in range(4):  # 16 x 16 x 16 x 16 leaves, 4,096 archives past the nesting limit
-        data = make_zip({f"z{n:02}.zip": data for n in range(16)})
+        data = zip_of({f"z{n:02}.zip": data for n in range(16)})
     (tmp_path / "42.zip").write_bytes(data)
     result = run_akscan(["scan", "."], cwd=tmp_path)
     check(result, exit=2)
