@@ -12,11 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any, cast
 
+_made: list[_Lazy] = []  # every pattern made, for `compile_all`
+
 
 class _Lazy:
     def __init__(self, pattern: str, flags: int) -> None:
         self.pattern = pattern
         self._flags = flags
+        _made.append(self)
 
     def __getattr__(self, name: str) -> Any:  # only for attributes not set yet
         if name.startswith("__"):
@@ -34,3 +37,10 @@ class _Lazy:
 def compile(pattern: str, flags: int = 0) -> re.Pattern[str]:
     """`re.compile(pattern, flags)`, done when the pattern is first used."""
     return cast("re.Pattern[str]", _Lazy(pattern, flags))
+
+
+def compile_all() -> None:
+    """Compile now every pattern made so far: in a process about to fork workers, which then
+    share them rather than each compile its own."""
+    for lazy in _made:
+        lazy.match  # noqa: B018 (the attribute compiles it)

@@ -5,12 +5,14 @@ to pay for one; the two find the same keywords, in the same order."""
 from __future__ import annotations
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation
+from gitrepo import credentials
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from akscan.detect import engine as engine_module
 from akscan.detect.engine import Engine
-from akscan.rules import builtin_rules_dir, load_rules
+from akscan.model import Fragment
+from akscan.rules import Deferred, builtin_rules_dir, load_rules
 
 RULES = load_rules([builtin_rules_dir()])
 _PIECES = st.sampled_from([
@@ -77,3 +79,21 @@ def test_keyword_groups_are_built_only_once_they_pay() -> None:
     engine.prefilter_each([b"filler " * (engine_module._SPARSE_AFTER // 7 + 1)])
     assert engine._sparse is not None
     assert [v.hits for v in engine.prefilter_each(batch)] == [v.hits for v in verdicts]
+
+
+def test_an_engine_prepared_for_workers_has_built_everything_and_finds_the_same() -> None:
+    prepared = Engine(load_rules([builtin_rules_dir()]))
+    assert any(isinstance(r.pattern, Deferred) and not r.pattern.compiled
+               for r in prepared.rules)
+
+    prepared.prepare_for_workers()
+
+    # What a forked worker would otherwise build on its first batch is there to share.
+    assert all(r.pattern.compiled for r in prepared.rules if isinstance(r.pattern, Deferred))
+    assert prepared._automaton is not None
+    assert prepared._automaton._searched >= engine_module._DFA_AFTER
+    assert prepared._sparse is not None
+    text = credentials()[0] + "\nother = 'x'\n"
+    fresh = Engine(RULES).scan(Fragment("a.env", text)).findings
+    assert fresh
+    assert prepared.scan(Fragment("a.env", text)).findings == fresh

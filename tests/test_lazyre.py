@@ -25,3 +25,13 @@ def test_flags_apply_and_copies_do_not_compile() -> None:
     lazy = lazyre.compile("secret", re.IGNORECASE)
     assert copy.copy(lazy).pattern == "secret"
     assert lazy.search("My SECRET") is not None
+
+
+def test_compile_all_compiles_every_pattern_made_so_far() -> None:
+    made = [lazyre.compile(f"word{n}=[0-9]+") for n in range(3)]
+    assert not any("match" in vars(lazy) for lazy in made)
+
+    lazyre.compile_all()
+
+    assert all("match" in vars(lazy) for lazy in made)  # a worker forked now shares them
+    assert made[1].match("word1=42") is not None and made[2].match("word1=42") is None

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
+from akscan import lazyre
 from akscan.detect import caseless, limits, reach
 from akscan.detect.codec import PERCENT
 from akscan.detect.decoders import Decoders, Hits
@@ -347,6 +348,19 @@ class Engine:
         if self._sparse is None and self._keywords:
             self._sparse = caseless.build(self._keywords) or _Sparse(self._keywords)
             self._searched = _SPARSE_AFTER
+
+    def prepare_for_workers(self) -> None:
+        """Build now, once, what each worker process of a large scan would otherwise build on
+        its first batch, all of them at the same moment: the large keyword search, the keyword
+        DFA, every rule's pattern (importing `regex`) and the decoders' patterns. For a process
+        about to fork its workers, which then share all of it (issue 14: 40-170 ms of a
+        worker's first batch on flask's history went to this)."""
+        self.prepare_large_search()
+        if self._automaton is not None:
+            self._automaton.prepare()
+        for rule in self.rules:
+            rule.pattern.match  # noqa: B018 (a built-in rule's pattern compiles when used)
+        lazyre.compile_all()
 
     def _matches(self, data: bytes, lowered: bool = True) -> Iterable[tuple[int, int]]:
         """(keyword index, start) of every keyword or encoded form in `data` in any case
@@ -734,6 +748,12 @@ class _Keywords:
                 self._automaton = BytesAhoCorasick(self._keywords,
                                                    implementation=Implementation.DFA)
         return self._automaton.find_matches_as_indexes(data, overlapping=overlapping)
+
+    def prepare(self) -> None:
+        """Become the DFA now (see `Engine.prepare_for_workers`)."""
+        if self._searched < _DFA_AFTER:
+            self._searched = _DFA_AFTER
+            self._automaton = BytesAhoCorasick(self._keywords, implementation=Implementation.DFA)
 
 
 class _Sparse:

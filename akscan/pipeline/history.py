@@ -220,13 +220,13 @@ def _scan(
 
     limits = archives.Limits(max_member=options.max_file_size)
     if options.processes and options.jobs > 1:
-        # Each worker of a large scan would build the search it switches to after 16 MiB
-        # (Hyperscan: importing it and compiling its database, 40 ms). For the whole history
-        # (--all; a push's range is mostly small), a thread builds it once instead, mostly
-        # without the GIL, while git walks the history, and the workers share it.
+        # Each worker of a large scan would set itself up on its first batch: the search it
+        # switches to after 16 MiB (Hyperscan: 40 ms), `regex` and the patterns, the archive
+        # readers. For the whole history (--all; a push's range is mostly small), a thread
+        # does it once instead, while git walks the history, and the workers share it.
         building = None
         if "--all" in revisions:
-            building = threading.Thread(target=engine.prepare_large_search, daemon=True)
+            building = threading.Thread(target=_prepare_workers, args=(engine,), daemon=True)
             building.start()
         _scan_in_processes(repo, items(), engine, options.jobs, limits, handle, counted, stats,
                            building)
@@ -364,6 +364,15 @@ def _scan_in_processes(
     workers.run_batches(_scan_batch, itertools.chain(first, batches),
                         min(jobs, workers.usable_cpus()), _start_process, (engine, repo, limits),
                         handle_batch, lost, retried)
+
+
+def _prepare_workers(engine: Engine) -> None:
+    """What each worker would do on its first batch, done once before they are forked."""
+    import hashlib  # noqa: F401 (archive members' digests)
+
+    from akscan.sources import archive_readers  # noqa: F401
+
+    engine.prepare_for_workers()
 
 
 # A worker's engine, repository and limits, and the git that reads its objects.
