@@ -1,4 +1,5 @@
-"""Parsed rule files, kept with their text so that the next run need not parse TOML again.
+"""Parsed rule files, kept with their text so that the next run need not parse TOML again
+(and, through `directory` and `keep`, other things made from the rules: see caseless).
 
 A commit hook runs akscan once per commit, and importing the TOML parser and parsing the
 built-in rules was a tenth of its run (issue 14). An entry holds a rule file's exact text and,
@@ -23,15 +24,15 @@ from typing import Any
 _FORMAT = f"akscan-rules-1 python-{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-def directory() -> Path | None:
-    """$XDG_CACHE_HOME/akscan/rules, else ~/.cache/akscan/rules; None without either."""
+def directory(kind: str = "rules") -> Path | None:
+    """$XDG_CACHE_HOME/akscan/KIND, else ~/.cache/akscan/KIND; None without either."""
     base = os.environ.get("XDG_CACHE_HOME", "")
     if not os.path.isabs(base):  # the XDG rule: a relative path is ignored
         home = os.path.expanduser("~")
         if not os.path.isabs(home):
             return None
         base = os.path.join(home, ".cache")
-    return Path(base) / "akscan" / "rules"
+    return Path(base) / "akscan" / kind
 
 
 def _name(text: str) -> str:
@@ -65,12 +66,17 @@ def put(text: str, data: dict[str, Any]) -> None:
         payload = json.dumps({"format": _FORMAT, "text": text, "data": data})
     except (TypeError, ValueError, RecursionError):
         return  # a value JSON cannot hold (a TOML date): parsed again next time
-    name = _name(text)
-    temporary = folder / f".{name}.{os.getpid()}.tmp"
+    keep(folder / f"{_name(text)}.json", payload.encode("utf-8"))
+
+
+def keep(path: Path, data: bytes) -> None:
+    """Write a cache entry whole (a temporary file renamed) or not at all: a reader never
+    sees half of one, and a failure (read-only, full disk) only means no entry."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(payload, encoding="utf-8")
-        os.replace(temporary, folder / f"{name}.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
     except OSError:
         with contextlib.suppress(OSError):
             temporary.unlink()

@@ -4,6 +4,7 @@ bytes finds: every occurrence of every keyword, in the same places (issue 14).""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from ahocorasick_rs import BytesAhoCorasick
@@ -90,3 +91,79 @@ def test_a_history_batch_gets_the_same_verdicts_with_and_without_hyperscan(
         assert [v.hits for v in got] == [v.hits for v in want]
         assert [v.found for v in got] == [v.found for v in want]
     assert isinstance(without._sparse, engine._Sparse)
+
+
+def _kept_entries(cache: Path) -> list[Path]:
+    return sorted((cache / "akscan" / "hyperscan").glob("*.db"))
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    return tmp_path
+
+
+SAMPLE = b"My SECRET, my Secret; LTAI and ltai, access_key and ACCESS_KEY_SECRET=" * 3
+
+
+def test_a_database_compiled_once_is_kept_and_loaded_with_the_same_matches(
+    cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = caseless.build(KEYWORDS)
+    assert first is not None
+    assert len(_kept_entries(cache)) == 1
+
+    compiled: list[object] = []
+    original = caseless.Caseless.__init__
+
+    def spy(self: caseless.Caseless, hyperscan: object, keywords: object,
+            database: object = None) -> None:
+        compiled.append(database)
+        original(self, hyperscan, keywords, database)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(caseless.Caseless, "__init__", spy)
+    second = caseless.build(KEYWORDS)
+
+    assert second is not None and compiled and compiled[0] is not None  # loaded, not compiled
+    assert list(second.matches(SAMPLE)) == list(first.matches(SAMPLE))
+    assert sorted(second.matches(SAMPLE)) == overlapping_search_of_lowered(SAMPLE)
+
+
+def test_a_damaged_kept_database_is_compiled_again_and_replaced(cache: Path) -> None:
+    assert caseless.build(KEYWORDS) is not None
+    (entry,) = _kept_entries(cache)
+    data = bytearray(entry.read_bytes())
+    data[-5000] ^= 0xFF  # inside the database: Hyperscan's checksum no longer holds
+    entry.write_bytes(bytes(data))
+
+    search = caseless.build(KEYWORDS)
+
+    assert search is not None
+    assert sorted(search.matches(SAMPLE)) == overlapping_search_of_lowered(SAMPLE)
+    assert entry.read_bytes() != bytes(data)  # written afresh
+
+
+def test_a_kept_database_serves_only_the_keywords_it_was_compiled_from(cache: Path) -> None:
+    assert caseless.build([b"secret", b"ltai"]) is not None
+    (entry,) = _kept_entries(cache)
+    # Another keyword list whose entry name is forced to be the same file.
+    other = [b"access", b"sts."]
+    key = caseless._key(caseless._imported, other)
+    target = caseless._path(key)
+    assert target is not None
+    entry.rename(target)
+
+    search = caseless.build(other)
+
+    assert search is not None
+    assert sorted(search.matches(b"ACCESS secret sts. LTAI")) == [(0, 0), (1, 14)]
+
+
+def test_no_usable_cache_folder_only_means_compiling(cache: Path) -> None:
+    (cache / "akscan").mkdir()
+    (cache / "akscan" / "hyperscan").write_text("a file where the folder would be")
+
+    search = caseless.build(KEYWORDS)
+
+    assert search is not None
+    assert sorted(search.matches(SAMPLE)) == overlapping_search_of_lowered(SAMPLE)
