@@ -13,7 +13,7 @@ import signal
 import subprocess
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from akscan.errors import AkscanError
@@ -488,9 +488,19 @@ def reflog(repo: Repo, ref: str) -> list[str]:
     return out.decode("utf-8", "backslashreplace").splitlines()
 
 
-def tree_entries(repo: Repo, tree: str) -> Iterator[tuple[str, str, bytes]]:
-    """(mode, id, path) of every blob and gitlink under `tree`, recursively."""
-    with Process(repo, ["ls-tree", "-r", "-z", "--full-tree", tree]) as proc:
+# More paths than this are looked up by listing the whole tree (the command line stays short).
+_PATHS_NAMED = 1000
+
+
+def tree_entries(repo: Repo, tree: str, paths: Collection[bytes] | None = None
+                 ) -> Iterator[tuple[str, str, bytes]]:
+    """(mode, id, path) of every blob and gitlink under `tree`, recursively; with `paths`,
+    at least those at these paths (from the tree's top): git then reads only the trees on
+    the way to them, not the whole tree (a tip of 18k files: 20 ms of git and 20 of Python)."""
+    args = ["ls-tree", "-r", "-z", "--full-tree", tree]
+    if paths is not None and len(paths) <= _PATHS_NAMED:
+        args += ["--", *(f":(top,literal){os.fsdecode(path)}" for path in paths)]
+    with Process(repo, args) as proc:
         for record in nul_fields(proc.stdout):
             info, _, path = record.partition(b"\t")
             mode, _kind, oid = info.decode("ascii").split(" ")
@@ -520,11 +530,17 @@ def is_date(repo: Repo, text: str) -> bool:
     return abs(got - now) > 2 or text.strip().lower() in ("now", "today", "0 seconds ago")
 
 
-def rev_list(repo: Repo, rev: str) -> Iterator[str]:
-    """The ids of every commit reachable from `rev`, as they stream."""
-    with Process(repo, ["rev-list", "--end-of-options", rev, "--"]) as proc:
+def rev_list(repo: Repo, rev: str, started: Process | None = None) -> Iterator[str]:
+    """The ids of every commit reachable from `rev`, as they stream; `started` is the
+    `rev_list_process` of `rev` when it was started already."""
+    with started or rev_list_process(repo, rev) as proc:
         for line in proc.stdout:
             yield line.decode("ascii", "replace").strip()
+
+
+def rev_list_process(repo: Repo, rev: str) -> Process:
+    """The git that `rev_list` reads, started (so that it works while the caller does)."""
+    return Process(repo, ["rev-list", "--end-of-options", rev, "--"])
 
 
 def tracked_paths(directory: str) -> frozenset[str] | None:

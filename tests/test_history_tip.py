@@ -7,6 +7,9 @@ import pytest
 from gitrepo import Repo, credentials
 from test_history import by_secret, history
 
+from akscan import git
+from akscan.pipeline.tip import Ancestry
+
 
 def test_key_still_at_head_is_present_and_not_removed(
     repo: Repo, capsys: pytest.CaptureFixture[str]
@@ -131,11 +134,12 @@ def test_unreadable_tip_tree_keeps_the_findings_without_tip_context(
     repo: Repo, capsys: pytest.CaptureFixture[str]
 ) -> None:
     text, _, secret = credentials()
-    repo.commit("add", {"app.env": text})
+    repo.commit("add", {"conf/app.env": text})
     subdir_text, _, _ = credentials()
     repo.commit("more", {"conf/sub.env": subdir_text})
     subtree = repo.git("rev-parse", "HEAD:conf")
-    # conf/ at HEAD is gone: git log still lists the first commit, ls-tree of HEAD fails
+    # conf/ at HEAD is gone: git log still lists the first commit, and reading HEAD's tree on
+    # the way to conf/app.env fails
     loose = repo.path / ".git" / "objects" / subtree[:2] / subtree[2:]
     loose.unlink()
 
@@ -145,3 +149,36 @@ def test_unreadable_tip_tree_keeps_the_findings_without_tip_context(
     assert by_secret(findings, secret)
     assert "present_at_tip" not in by_secret(findings, secret)[0]
     assert "git log stopped" in err and "still at the tip was not worked out" in err
+
+
+def test_files_named_like_patterns_are_looked_up_at_the_tip_by_their_exact_names(
+    repo: Repo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The tip is read only at the findings' paths, which git must take literally: not as a
+    # glob (*, [x]), not as pathspec magic (a leading colon), and from the top of the tree.
+    names = ["conf/[ab]*.env", ":(exclude)x.env", "conf/ab.env", "deep/a b/c?.env"]
+    texts = {name: credentials() for name in names}
+    repo.commit("add", {name: text for name, (text, _, _) in texts.items()})
+    repo.commit("drop one", {"conf/ab.env": "DEBUG=1\n"})
+
+    _, findings, _ = history(capsys, str(repo.path / "deep"))
+
+    for name, (_, _, secret) in texts.items():
+        (found,) = by_secret(findings, secret)
+        assert found["path"] == name
+        assert found["present_at_tip"] is (name != "conf/ab.env"), name
+
+
+def test_the_tip_history_asked_for_early_is_not_used_for_another_tip(repo: Repo) -> None:
+    first = repo.commit("one", {"a.txt": "1\n"})
+    opened = git.open_repo(str(repo.path))
+    ancestry = Ancestry(opened, ["--all"])
+    ancestry.start()  # at HEAD = first
+    second = repo.commit("two", {"a.txt": "2\n"})
+
+    assert list(ancestry.of(second)) == [second, first]  # read afresh, at the new tip
+    ancestry.stop()
+    current = Ancestry(opened, ["--all"])
+    current.start()
+    assert list(current.of(second)) == [second, first]  # the git started is the one read
+    current.stop()  # nothing left to stop

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, NamedTuple, cast
+from typing import BinaryIO, Final, NamedTuple, cast
 
 from akscan import git
 from akscan.config import DEFAULT_MAX_FILE_SIZE
@@ -97,15 +97,20 @@ def scan_history(
     if begun is None:
         begun = Start.begin(repo, revisions, options.max_file_size, options.since,
                             options.until)
+    # (A share cannot tell what the tip holds: its caller merges the shares and works it out.)
+    ancestry = tip.Ancestry(repo, begun.revisions) if options.shard[1] == 1 else None
     try:
-        return _scan(repo, begun, engine, options, on_progress, started, stats)
+        return _scan(repo, begun, engine, options, on_progress, started, stats, ancestry)
     finally:
         begun.stop()  # a git log the scan did not read to its end
+        if ancestry is not None:
+            ancestry.stop()
 
 
 def _scan(
     repo: git.Repo, begun: Start, engine: Engine, options: HistoryOptions,
     on_progress: Callable[[HistoryStats], None] | None, started: float, stats: HistoryStats,
+    ancestry: tip.Ancestry | None,
 ) -> tuple[list[Finding], HistoryStats]:
     revisions, beyond, oversized, missing = (begun.revisions, begun.beyond, begun.oversized,
                                              begun.missing)
@@ -135,8 +140,9 @@ def _scan(
     def listed_commits() -> dict[str, int]:
         """The commits whose messages are scanned (id -> listing index), each now listed."""
         nonlocal registered
+        everything = options.shard[1] == 1
         commits = {c.sha: i for i, c in enumerate(listing.commits)
-                   if isinstance(c, Commit) and in_shard(c.sha, options.shard)}
+                   if isinstance(c, Commit) and (everything or in_shard(c.sha, options.shard))}
         for sha, index in commits.items():
             registered += listing.add(index, COMMIT_MESSAGE, sha)
         return commits
@@ -173,16 +179,15 @@ def _scan(
         """What read_blobs and message_contents give, as ids and sizes for workers to read."""
         for oid, size in blob_sizes(repo, ids, options.max_file_size, too_large,
                                     missing.append):
-            yield _Item(oid, listing.first_seen[oid][1], "", size)
+            yield oid, listing.first_seen[oid][1], "", size, False, None
         commits = listed_commits()
         for sha, size in object_sizes(repo, commits, options.max_file_size, too_large,
                                       missing.append, ("commit",)):
             messages.add(sha)
-            yield _Item(sha, COMMIT_MESSAGE, listing.commits[commits[sha]].describe(), size,
-                        commit=True)
+            yield sha, COMMIT_MESSAGE, listing.commits[commits[sha]].describe(), size, True, None
         for tag, source in listed_tags():
-            yield _Item(tag.oid, TAG_MESSAGE, listing.commits[source].describe(),
-                        len(tag.message), data=tag.message)
+            yield (tag.oid, TAG_MESSAGE, listing.commits[source].describe(), len(tag.message),
+                   False, tag.message)
 
     ids = blobs()
     if options.shard[1] > 1:
@@ -201,6 +206,8 @@ def _scan(
             stats.bytes_scanned += result.scanned_bytes
         if result.findings:
             by_blob[oid] = (label(oid), result.findings)
+            if ancestry is not None and oid not in messages:
+                ancestry.start()  # for the end, in case this finding is gone from the tip
         if on_progress is not None:
             stats.commits = len(listing.commits)
             on_progress(stats)
@@ -268,7 +275,7 @@ def _scan(
                       for oid, (_, found) in by_blob.items()}
         try:
             findings = tip.attach(repo, revisions, placed, listing, secrets_of,
-                                  {*missing, *(oid for oid, _ in oversized)})
+                                  {*missing, *(oid for oid, _ in oversized)}, ancestry)
         except git.GitError as exc:  # the tip's tree is unreadable: findings stand without it
             findings = [f for f, _, _ in placed]
             stats.notes.append(f"whether keys are still at the tip was not worked out: {exc}")
@@ -276,23 +283,25 @@ def _scan(
     return findings, stats
 
 
-class _Item(NamedTuple):
-    """An object to scan: read by id from git (a commit: its message), or `data` already.
-    (A tuple: tens of thousands of them are sent to workers.)"""
+# An object to scan, read by id from git (a commit: its message) or given: (id, the path where
+# it first appeared (a message: its pseudo-path), the commit or tag holding a message
+# (`commit 0123abcd4567`; '' for a blob), size, whether it is a commit, its content if given).
+# A plain tuple: tens of thousands are sent to workers, and a NamedTuple pickles 10x slower
+# (0.2 s of CPU for the SDK's 84k objects).
+_Item = tuple[str, bytes, str, int, bool, "bytes | None"]
+_KEY: Final = 0
+_PATH: Final = 1
+_HOLDER: Final = 2
+_SIZE: Final = 3
+_DATA: Final = 5
 
-    key: str
-    path: bytes  # where it first appeared (a message: its pseudo-path)
-    holder: str  # a message's commit or tag (`commit 0123abcd4567`); '' for a blob
-    size: int
-    commit: bool = False
-    data: bytes | None = None
 
-    def label(self) -> str:
-        """How findings and warnings name it (as `scan_history`'s label): worked out only for
-        the few objects that need it, in the worker."""
-        if self.holder:
-            return f"{display(self.path)} ({self.holder})"
-        return f"{display(self.path)} (blob {self.key[:12]})"
+def _label(item: _Item) -> str:
+    """How findings and warnings name an object (as `scan_history`'s label): worked out only
+    for the few objects that need it, in the worker."""
+    if item[_HOLDER]:
+        return f"{display(item[_PATH])} ({item[_HOLDER]})"
+    return f"{display(item[_PATH])} (blob {item[_KEY][:12]})"
 
 
 # Objects of about this many bytes make one batch: one keyword prefilter pass, one message to a
@@ -308,7 +317,7 @@ def _batches(items: Iterator[_Item]) -> Iterator[list[_Item]]:
     size = 0
     for item in items:
         batch.append(item)
-        size += item.size
+        size += item[_SIZE]
         if size >= _BATCH_BYTES:
             yield batch
             batch, size = [], 0
@@ -336,7 +345,7 @@ def _scan_in_processes(
     size = count = 0
     for batch in batches:
         first.append(batch)
-        size += sum(item.size for item in batch)
+        size += sum(item[_SIZE] for item in batch)
         count += len(batch)
         if size >= _PARALLEL_MIN_BYTES or count >= _PARALLEL_MIN_OBJECTS:
             break
@@ -357,7 +366,7 @@ def _scan_in_processes(
         stats.notes.append(workers.retried_note(len(batch), "object(s)"))
 
     def lost(batch: list[_Item]) -> None:
-        stats.errors.extend(workers.lost_error(item.label()) for item in batch)
+        stats.errors.extend(workers.lost_error(_label(item)) for item in batch)
 
     if building is not None:
         building.join()  # no fork while it builds; the workers get what it built
@@ -417,18 +426,18 @@ def _scan_batch(batch: list[_Item]) -> _Done:
     engine, repo, limits = _worker
     if _reader is None:
         _reader = git.ObjectReader(repo)
-    read = dict(_reader.read([item.key for item in batch if item.data is None]))
+    read = dict(_reader.read([item[_KEY] for item in batch if item[_DATA] is None]))
     contents = []
-    for item in batch:
-        data = item.data if item.data is not None else read[item.key]
-        contents.append((item.key, commit_message(data) if item.commit else data))
-    items = {item.key: item for item in batch}
+    for key, _, _, _, commit, given in batch:
+        data = given if given is not None else read[key]
+        contents.append((key, commit_message(data) if commit else data))
+    items = {item[_KEY]: item for item in batch}
     told = []
     blobs = size = messages = 0
-    for key, result in scan_contents(contents, engine, lambda key: items[key].label(), limits):
+    for key, result in scan_contents(contents, engine, lambda key: _label(items[key]), limits):
         if result.findings or result.errors or result.notes or result.binary:
             told.append((key, result))
-        elif items[key].holder:
+        elif items[key][_HOLDER]:
             messages += 1
         else:
             blobs += 1
@@ -472,8 +481,10 @@ def _introductions(
     part."""
     seen: set[tuple[bytes, str]] = set()
     out: list[tip.Placed] = []
-    for commit_index, path, oid in listing.additions:
-        label, found = by_blob.get(oid, ("", []))
+    # (Most additions have no finding: those that do are picked out first, in C.)
+    for commit_index, path, oid in [added for added in listing.additions
+                                    if added[2] in by_blob]:
+        label, found = by_blob[oid]
         if not found:
             continue
         fresh = {f.secret for f in found if (path, f.secret) not in seen}
