@@ -111,3 +111,19 @@ def test_no_git_is_left_running_after_a_scan_in_workers(
     while _gits_in(repo.path) and time.monotonic() < deadline:
         time.sleep(0.05)  # a worker's git ends when the worker's pipe to it closes
     assert _gits_in(repo.path) == []
+
+
+def test_many_small_objects_make_many_batches_and_large_ones_fill_a_megabyte() -> None:
+    # Commit messages (a few hundred bytes each) must not make one batch of thousands, which
+    # one worker would take 50 ms over while the other waits.
+    small = [(f"{n:040x}", b"<commit message>", "commit x", 300, True, None)
+             for n in range(1000)]
+    large = [(f"{n:040x}", b"a.txt", "", 300_000, False, None) for n in range(10)]
+
+    batches = list(history_pipeline._batches(iter(small + large)))
+
+    assert [item for batch in batches for item in batch] == small + large
+    assert max(len(batch) for batch in batches) == history_pipeline._BATCH_OBJECTS
+    assert all(sum(item[3] for item in batch[:-1]) < history_pipeline._BATCH_BYTES
+               for batch in batches)
+    assert len(batches[-1]) <= 4  # 4 x 300 KB reach the megabyte

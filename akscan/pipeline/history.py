@@ -30,7 +30,7 @@ from akscan.model import Finding
 from akscan.pipeline import tip
 from akscan.pipeline.content import ContentResult, member_suffix, scan_contents, scan_stream
 from akscan.sources import archives
-from akscan.sources.blobs import blob_sizes, object_sizes, read_blobs, read_objects
+from akscan.sources.blobs import blob_then_commit_sizes, read_blobs, read_objects
 from akscan.sources.git_log import (
     COMMIT_MESSAGE,
     TAG_MESSAGE,
@@ -177,14 +177,19 @@ def _scan(
 
     def items() -> Iterator[_Item]:
         """What read_blobs and message_contents give, as ids and sizes for workers to read."""
-        for oid, size in blob_sizes(repo, ids, options.max_file_size, too_large,
-                                    missing.append):
-            yield oid, listing.first_seen[oid][1], "", size, False, None
-        commits = listed_commits()
-        for sha, size in object_sizes(repo, commits, options.max_file_size, too_large,
-                                      missing.append, ("commit",)):
-            messages.add(sha)
-            yield sha, COMMIT_MESSAGE, listing.commits[commits[sha]].describe(), size, True, None
+        commits: dict[str, int] = {}  # listed once the log has listed every commit
+
+        def listed() -> dict[str, int]:
+            commits.update(listed_commits())
+            return commits
+
+        for oid, size in blob_then_commit_sizes(repo, ids, listed, options.max_file_size,
+                                                too_large, missing.append):
+            if oid not in commits:
+                yield oid, listing.first_seen[oid][1], "", size, False, None
+                continue
+            messages.add(oid)
+            yield oid, COMMIT_MESSAGE, listing.commits[commits[oid]].describe(), size, True, None
         for tag, source in listed_tags():
             yield (tag.oid, TAG_MESSAGE, listing.commits[source].describe(), len(tag.message),
                    False, tag.message)
@@ -305,8 +310,10 @@ def _label(item: _Item) -> str:
 
 
 # Objects of about this many bytes make one batch: one keyword prefilter pass, one message to a
-# worker and back.
+# worker and back; and at most this many objects, so that a batch of small ones (commit
+# messages: 25 us each to read and scan) is not one worker's 50 ms while the other waits.
 _BATCH_BYTES = 1 << 20
+_BATCH_OBJECTS = 256
 # Starting workers costs tens of milliseconds: a small range (a pre-push hook) is scanned here.
 _PARALLEL_MIN_BYTES = 8 * 1024 * 1024
 _PARALLEL_MIN_OBJECTS = 2000
@@ -318,7 +325,7 @@ def _batches(items: Iterator[_Item]) -> Iterator[list[_Item]]:
     for item in items:
         batch.append(item)
         size += item[_SIZE]
-        if size >= _BATCH_BYTES:
+        if size >= _BATCH_BYTES or len(batch) >= _BATCH_OBJECTS:
             yield batch
             batch, size = [], 0
     if batch:

@@ -50,6 +50,24 @@ def blob_sizes(
     return object_sizes(repo, oids, max_size, too_large, missing, ("blob",))
 
 
+def blob_then_commit_sizes(
+    repo: git.Repo, blobs: Iterable[str], commits: Callable[[], Iterable[str]], max_size: int,
+    too_large: Callable[[str, int], None], missing: Callable[[str], None],
+) -> Iterator[tuple[str, int]]:
+    """blob_sizes of `blobs`, then object_sizes of the commits that `commits()` gives once
+    every blob was asked for, from one `cat-file --batch-check`: it answers for the commits
+    while the caller still works through the blobs, rather than a second git being started
+    and waited on after them."""
+    if repo.partial:
+        blobs = _present(blobs, git.local_objects(repo, "blob"), missing)
+
+    def asked() -> Iterator[str]:
+        yield from blobs
+        yield from commits()
+
+    return object_sizes(repo, asked(), max_size, too_large, missing, ("blob", "commit"))
+
+
 def _present(oids: Iterable[str], local: set[str], missing: Callable[[str], None]
              ) -> Iterator[str]:
     """The ids in `local`; each other one is told to `missing`."""
