@@ -445,3 +445,49 @@ def test_a_scan_stopped_by_an_invalid_rule_file_leaves_no_git_behind(
     assert (code, findings) == (2, [])
     assert "invalid TOML" in err
     assert _children_even_exited(os.getpid()) - before == set()
+
+
+def _same_history(repo: Repo, key_text: str, merged_text: str) -> dict[str, str]:
+    """Additions, an edit, a deletion and a merge that brings a key of its own; commit
+    subjects by sha."""
+    repo.commit("readme", {"README.md": "hello\n"})
+    repo.commit("config", {"deploy/.env": key_text, "lib/mod.py": "x = 1\n"})
+    repo.git("checkout", "-q", "-b", "side")
+    repo.commit("side work", {"lib/mod.py": "x = 2\n"})
+    repo.git("checkout", "-q", "main")
+    repo.commit("main work", {"lib/mod.py": "x = 3\n"})
+    # (a merge left open, to change it: the merge itself brings a key)
+    subprocess.run(["git", "merge", "-q", "--no-commit", "side"], cwd=repo.path,
+                   env=repo.env(), capture_output=True, check=False)
+    repo.write("lib/mod.py", "x = 4\n")
+    repo.write("merge.env", merged_text)
+    repo.git("add", "lib/mod.py", "merge.env")
+    repo.commit("merge side")
+    repo.git("rm", "-q", "deploy/.env")
+    repo.commit("drop config")
+    return dict(line.split(" ", 1) for line in repo.git("log", "--all", "--format=%H %s")
+                .splitlines())
+
+
+def test_a_sha256_repository_gives_the_findings_of_a_sha1_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key_text, _, _ = credentials()
+    merged_text, _, _ = credentials()
+    found = []
+    for name, object_format in (("one", "sha1"), ("two", "sha256")):
+        path = tmp_path / name
+        path.mkdir()
+        subprocess.run(["git", "init", "-q", "-b", "main", f"--object-format={object_format}"],
+                       cwd=path, check=True)
+        repo = Repo(path)
+        subjects = _same_history(repo, key_text, merged_text)
+        code, findings, _ = history(capsys, str(path))
+        assert code == 1
+        found.append(sorted((f["path"], f["line"], f["rule_id"], f["secret_sha256"],
+                             subjects[f["commit"]], f["present_at_tip"],
+                             subjects.get(f["removed_in"] or "")) for f in findings))
+    assert found[0] == found[1]
+    assert {(path, subject) for path, _, _, _, subject, _, _ in found[1]} == {
+        ("deploy/.env", "config"), ("merge.env", "merge side")}
+    assert {removed for *_, removed in found[1]} == {"drop config", None}

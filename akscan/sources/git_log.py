@@ -90,35 +90,45 @@ class Listing:
 
     def new_blobs(self, fields: Iterable[bytes]) -> Iterator[str]:
         """Record every addition; yield each blob id the first time it appears."""
+        # (Listing.add inlined, and the usual line read by position rather than split: a large
+        # history has hundreds of thousands of these, 2 us each as first written.)
         tokens = iter(fields)
+        commits, additions, first_seen = self.commits, self.additions, self.first_seen
+        source = len(commits) - 1
         for token in tokens:
             token = token.lstrip(b"\n")
-            if token.startswith(_MARK):
-                sha = token[1:].decode("ascii")
-                author, email, date, ref = (next(tokens, b"").decode("utf-8", "replace")
-                                            for _ in range(4))
-                self.commits.append(Commit(sha, author, email, date, ref))
-            elif token.startswith(b":"):
+            if token.startswith(b":"):
                 path = next(tokens, b"")
-                if token[1:2] != b":":  # one parent, most commits: ":mode mode blob blob M"
-                    fields = token.split(b" ", 4)
-                    mode, oid = fields[1], fields[3].decode("ascii")
-                else:
+                if len(token) == _ONE_PARENT_SHA1 and token[1] != _COLON:
+                    # ":100644 100644 <old id> <new id> M": the new blob and its mode in place
+                    new = token[56:96]
+                    if new == _NULL_SHA1:
+                        self.deletions.append((source, path))
+                        continue
+                    mode, oid = token[8:14], new.decode("ascii")
+                elif token[1:2] != b":":  # one parent, another kind of id (sha256)
+                    parts = token.split(b" ", 4)
+                    mode, oid = parts[1], parts[3].decode("ascii")
+                else:  # a merge: one mode and id per parent, then the result's
                     mode, oid = _result_side(token)
                 if oid in _NULL_IDS:
-                    self.deletions.append((len(self.commits) - 1, path))
+                    self.deletions.append((source, path))
                     continue
                 if mode == _GITLINK:
                     self.gitlinks += 1
                     continue
                 if self.exclude is not None and self._excluded(path):
                     continue
-                # (Listing.add inlined: a large history has hundreds of thousands of these.)
-                source = len(self.commits) - 1
-                self.additions.append((source, path, oid))
-                if oid not in self.first_seen:
-                    self.first_seen[oid] = (source, path)
+                additions.append((source, path, oid))
+                if oid not in first_seen:
+                    first_seen[oid] = (source, path)
                     yield oid
+            elif token.startswith(_MARK):
+                sha = token[1:].decode("ascii")
+                author, email, date, ref = (next(tokens, b"").decode("utf-8", "replace")
+                                            for _ in range(4))
+                commits.append(Commit(sha, author, email, date, ref))
+                source = len(commits) - 1
 
     def add(self, source: int, path: bytes, oid: str) -> bool:
         """Record that commits[source] holds `oid` at `path`; whether the id is new."""
@@ -164,6 +174,10 @@ def _result_side(header: bytes) -> tuple[bytes, str]:
 
 
 _GITLINK = GITLINK_MODE.encode()
+# A one-parent line with sha1 ids: ":" 6 " " 6 " " 40 " " 40 " " status (one letter).
+_ONE_PARENT_SHA1 = 1 + 6 + 1 + 6 + 1 + 40 + 1 + 40 + 1 + 1
+_COLON = ord(":")
+_NULL_SHA1 = b"0" * 40
 # The ids git gives a side that has no object (a deletion): sha1 and sha256.
 _NULL_IDS = frozenset({"0" * 40, "0" * 64})
 
