@@ -186,3 +186,40 @@ def test_character_offsets_are_searched_for_when_the_text_is_not_the_bytes_decod
     assert ENGINE.character_hits(verdict, data, data.decode(), skip=2) is None
     # Offsets found in other bytes, where these hold no keyword (nor ASCII): no offsets.
     assert ENGINE.character_hits(verdict, b"\xff" * 40, "\ufffd" * 40) is None
+
+
+def test_a_keyword_that_counts_only_as_written_is_found_only_so_everywhere() -> None:
+    # "sts." is in every "requests."; only "STS." starts an STS key, and no decoder looks at
+    # any other writing of it: so neither the prefilter (Hyperscan looks only for "STS.") nor
+    # the character offsets the engine works from keep the other writings.
+    sts = ENGINE._index[b"sts."]
+    assert ENGINE._exact[sts] == (b"STS.",)
+    text = "r = requests.get(u)\nid = 'STS.NUd1AbCdEfGh'\nsts.x = 1\n"
+    data = text.encode()
+
+    verdict = ENGINE.prefilter(data.lower(), data)
+
+    assert verdict.hits[b"sts."] == [data.index(b"STS.")]
+    assert verdict.found is not None and verdict.found[sts] == [data.index(b"STS.")]
+    assert ENGINE._text_hits(text)[b"sts."] == [text.index("STS.")]
+    assert ENGINE.character_hits(verdict, data, text) == ENGINE._text_hits(text)
+
+
+def test_a_keyword_whose_other_writings_a_decoder_reads_is_found_in_any_case() -> None:
+    decoders = ENGINE._decoders
+    assert decoders is not None
+    # "secret" names a field assigned a key in any of its writings: the decoders read them all.
+    assert decoders.uses_writings_of(b"secret", (b"SECRET",))
+    assert not decoders.uses_writings_of(b"sts.", (b"STS.",))  # read only as STS.
+    assert not decoders.uses_writings_of(b"credential", (b"Credential",))  # not read at all
+    assert ENGINE._index[b"secret"] not in ENGINE._exact
+
+
+def test_text_searched_lower_cased_still_finds_a_keyword_counted_only_as_written() -> None:
+    # Hyperscan looks for "STS." as written: on lower-cased bytes (a large text's character
+    # offsets) it would find nothing, so those are searched by the automaton instead.
+    prepared = Engine(load_rules([builtin_rules_dir()]))
+    prepared.prepare_large_search()
+    text = "x = 1\n" * 4000 + "id = 'STS.NUd1AbCdEfGh'\nrequests.get(u)\n"
+
+    assert prepared._text_hits(text)[b"sts."] == [text.index("STS.")]

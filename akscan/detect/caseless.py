@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,16 +35,21 @@ class Caseless:
 
     caseless = True  # searches bytes as they are: no need to lower-case them first
 
-    def __init__(self, hyperscan: Any, keywords: Sequence[bytes], database: Any = None) -> None:
-        """`database`: these keywords' database as compiled before (see `build`)."""
+    def __init__(self, hyperscan: Any, keywords: Sequence[bytes],
+                 exact: Mapping[int, Sequence[bytes]] | None = None,
+                 database: Any = None) -> None:
+        """`exact`: keywords (by index) found only as written one of these ways, not in any
+        case; `database`: the database compiled before for the same (see `build`)."""
         self._hs = hyperscan
         self._lengths = [len(k) for k in keywords]
         self._longest = max(self._lengths)
+        # Whether some keyword is found only as written: then it is no use on lower-cased bytes.
+        self.exact = bool(exact)
         if database is None:
+            expressions, ids, flags = _expressions(hyperscan, keywords, exact or {})
             database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            database.compile(expressions=list(keywords), ids=list(range(len(keywords))),
-                             elements=len(keywords), flags=hyperscan.HS_FLAG_CASELESS,
-                             literal=True)
+            database.compile(expressions=expressions, ids=ids, elements=len(expressions),
+                             flags=flags, literal=True)
         self._database = database
         self._local = threading.local()
         self._scratch()  # the first one now: a database that cannot run fails here
@@ -81,9 +86,24 @@ class Caseless:
 _imported: Any = None
 
 
-def build(keywords: Sequence[bytes]) -> Caseless | None:
+def _expressions(hyperscan: Any, keywords: Sequence[bytes],
+                 exact: Mapping[int, Sequence[bytes]]) -> tuple[list[bytes], list[int], list[int]]:
+    """The database's literals, their ids (the keywords' indexes) and flags: each keyword in
+    any case, or each of its writings as it is."""
+    expressions, ids, flags = [], [], []
+    for index, keyword in enumerate(keywords):
+        for literal in exact.get(index, (keyword,)):
+            expressions.append(literal)
+            ids.append(index)
+            flags.append(0 if index in exact else hyperscan.HS_FLAG_CASELESS)
+    return expressions, ids, flags
+
+
+def build(keywords: Sequence[bytes],
+          exact: Mapping[int, Sequence[bytes]] | None = None) -> Caseless | None:
     """A Hyperscan search of the keywords, or None where Hyperscan is not there or cannot run
-    (the caller then searches lower-cased bytes with its own automata).
+    (the caller then searches lower-cased bytes with its own automata). `exact`: keywords (by
+    index) to find only as written one of these ways (each as long as the keyword).
 
     Compiling the database takes 30 ms, loading a compiled one 0.1 ms: so the database is
     kept in akscan's cache, with the exact keywords and Hyperscan version it was compiled
@@ -97,14 +117,17 @@ def build(keywords: Sequence[bytes]) -> Caseless | None:
             import hyperscan
 
             _imported = hyperscan
-        key = _key(_imported, keywords)
+        exact = {i: tuple(w) for i, w in (exact or {}).items()}
+        if any(len(w) != len(keywords[i]) for i, writings in exact.items() for w in writings):
+            raise ValueError("a writing must be as long as its keyword")
+        key = _key(_imported, keywords, exact)
         kept = _kept(_imported, key)
         if kept is not None:
             try:
-                return Caseless(_imported, keywords, kept)
+                return Caseless(_imported, keywords, exact, kept)
             except Exception:  # compiled for another processor (a shared home)
                 pass
-        search = Caseless(_imported, keywords)
+        search = Caseless(_imported, keywords, exact)
         _keep(_imported, key, search)
         return search
     except Exception:  # ImportError, or hyperscan.error: no SSSE3, no memory, ...
@@ -115,12 +138,15 @@ def build(keywords: Sequence[bytes]) -> Caseless | None:
 _MAGIC = b"akscan-hyperscan-1\n"
 
 
-def _key(hyperscan: Any, keywords: Sequence[bytes]) -> bytes:
-    """What a kept database must have been compiled from: the keywords (each with its
-    length, so no two lists give one key), the flags, and Hyperscan's version."""
+def _key(hyperscan: Any, keywords: Sequence[bytes],
+         exact: Mapping[int, Sequence[bytes]]) -> bytes:
+    """What a kept database must have been compiled from: its literals, ids and flags (each
+    literal with its length, so no two lists give one key) and Hyperscan's version."""
     version = getattr(hyperscan, "__version__", "?")
-    head = f"{version} {hyperscan.HS_MODE_BLOCK} {hyperscan.HS_FLAG_CASELESS} literal\n"
-    return head.encode() + b"".join(len(k).to_bytes(4, "big") + k for k in keywords)
+    head = f"{version} {hyperscan.HS_MODE_BLOCK} literal\n".encode()
+    expressions, ids, flags = _expressions(hyperscan, keywords, exact)
+    return head + b"".join(len(e).to_bytes(4, "big") + i.to_bytes(4, "big")
+                           + f.to_bytes(4, "big") + e for e, i, f in zip(expressions, ids, flags))
 
 
 def _path(key: bytes) -> Path | None:

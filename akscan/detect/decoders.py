@@ -191,6 +191,12 @@ class Decoders:
         # A keyword that starts keys (LTAI) is a key wherever it occurs, not a field's name.
         return valued - prefixes, prefixes
 
+    def uses_writings_of(self, keyword: bytes, writings: Sequence[bytes]) -> bool:
+        """Whether the decoders look at `keyword` written other than as `writings`."""
+        if keyword not in self.valued and keyword not in self.prefixes:
+            return False  # only its encoded forms matter, which are keywords of their own
+        return not {w.encode("ascii") for w in self.written.get(keyword, ())} <= set(writings)
+
     @functools.cached_property
     def valued(self) -> set[bytes]:
         """Keywords that name a field assigned the secret (ACCESS_KEY_SECRET=...)."""

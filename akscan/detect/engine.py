@@ -154,6 +154,13 @@ class Engine:
             i: tuple(w for r in woken for w in r.cased_keywords if w.lower() == keywords[i])
             for i, woken in enumerate(self._woken)
             if woken and i < len(plain) and all(r.cased_keywords for r in woken)}
+        # Of those, the keywords whose other writings matter to nothing at all: to no rule (they
+        # count only as written) and to no decoder (which only looks at the same writings).
+        # Their hits elsewhere are dropped everywhere, and Hyperscan looks only for these
+        # writings: "sts." in every "requests." was 26k of pip's 41k hits (issue 14).
+        self._exact = {i: writings for i, writings in self._cased.items()
+                       if self._decoders is None
+                       or not self._decoders.uses_writings_of(keywords[i], writings)}
         # One pass of Aho-Corasick finds every keyword at once: 3x faster than a pass per keyword.
         # As a DFA, a few hundred encoded forms cost no more than the plain keywords alone.
         self._automaton = _Keywords(keywords) if keywords else None
@@ -346,8 +353,11 @@ class Engine:
         """Build now the keyword search a scan switches to after `_SPARSE_AFTER` bytes (for a
         process about to fork workers, which then share it rather than each building one)."""
         if self._sparse is None and self._keywords:
-            self._sparse = caseless.build(self._keywords) or _Sparse(self._keywords)
+            self._sparse = self._large_search()
             self._searched = _SPARSE_AFTER
+
+    def _large_search(self) -> caseless.Caseless | _Sparse:
+        return caseless.build(self._keywords, self._exact) or _Sparse(self._keywords)
 
     def prepare_for_workers(self) -> None:
         """Build now, once, what each worker process of a large scan would otherwise build on
@@ -370,8 +380,9 @@ class Engine:
         if self._sparse is None and len(data) >= _SPARSE_FROM:
             self._searched += len(data)
             if self._searched >= _SPARSE_AFTER:
-                self._sparse = caseless.build(self._keywords) or _Sparse(self._keywords)
-        if len(data) < _SPARSE_FROM or self._sparse is None:
+                self._sparse = self._large_search()
+        if len(data) < _SPARSE_FROM or self._sparse is None or (lowered and self._sparse.exact):
+            # (a search for some keywords as written is no use once the bytes are lower-cased)
             return _chunked_matches(self._automaton, data if lowered else data.lower(),
                                     self._longest)
         if not lowered and not self._sparse.caseless:
@@ -387,6 +398,9 @@ class Engine:
             hits = {i: offsets for i, offsets in
                     ((i, _written_at(original, self._cased[i], offsets) if i in self._cased
                       else offsets) for i, offsets in hits.items()) if offsets}
+            if not self._exact.keys().isdisjoint(found):  # only as written, as Hyperscan finds
+                found = {i: hits[i] if i in self._exact else offsets
+                         for i, offsets in found.items() if i not in self._exact or i in hits}
         if not hits:
             return self._nothing
         wanted = {id(r) for i in hits for r in self._woken[i]}
@@ -556,7 +570,18 @@ class Engine:
     def _text_hits(self, text: str) -> dict[bytes, list[int] | None]:
         """Character offsets of every keyword and encoded form in `text`, as `_keyword_hits`
         finds the keywords; None for one that occurs too often to list."""
-        return _character_hits(text, self._keywords, self._matches)
+        found = _character_hits(text, self._keywords, self._matches)
+        for index, writings in self._exact.items():  # only as written, as `prefilter` keeps
+            keyword = self._keywords[index]
+            offsets = found.get(keyword)
+            if offsets is not None:
+                written = [w.decode("ascii") for w in writings]
+                kept = [at for at in offsets if any(text.startswith(w, at) for w in written)]
+                if kept:
+                    found[keyword] = kept
+                else:
+                    del found[keyword]
+        return found
 
     def _keyword_hits(self, text: str) -> dict[bytes, list[int] | None]:
         """Offsets of every keyword in `text`; None for a keyword that occurs so often that
@@ -767,6 +792,7 @@ class _Sparse:
     it that does not end before it). 0.29 s -> 0.15 s of CPU over flask's 166 MB of blobs."""
 
     caseless = False  # it searches lower-cased bytes
+    exact = False  # every keyword in any case
 
     def __init__(self, keywords: Sequence[bytes]) -> None:
         self._longest = max(map(len, keywords))
