@@ -4,6 +4,8 @@ to pay for one; the two find the same keywords, in the same order."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from ahocorasick_rs import BytesAhoCorasick, Implementation
 from gitrepo import credentials
 from hypothesis import given, settings
@@ -95,3 +97,28 @@ def test_an_engine_prepared_for_workers_has_built_everything_and_finds_the_same(
     fresh = Engine(RULES).scan(Fragment("a.env", text)).findings
     assert fresh
     assert prepared.scan(Fragment("a.env", text)).findings == fresh
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 3000), st.integers(0, 300), st.integers(1, 300),
+       st.lists(st.lists(st.integers(0, 2999), max_size=25), min_size=1, max_size=3))
+def test_keyword_windows_are_the_merged_windows_around_every_hit(
+    length: int, before: int, after: int, offsets: list[list[int]]
+) -> None:
+    keywords = [b"k0", b"k1", b"k2"][: len(offsets)]
+    rule = dataclasses.replace(next(r for r in RULES if r.keyword_window is not None),
+                               keywords=tuple(keywords), keyword_window=(before, after))
+    hits: dict[bytes, list[int] | None] = {
+        k: sorted({p for p in found if p < length}) for k, found in zip(keywords, offsets)}
+
+    # What the windows are by definition: one around each hit, overlapping ones merged.
+    spans = sorted((max(0, p - before), min(length, p + after))
+                   for found in hits.values() for p in found or ())
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+
+    assert engine_module._keyword_windows(rule, hits, length) == merged

@@ -14,6 +14,7 @@ import bisect
 import dataclasses
 import itertools
 import math
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -867,8 +868,16 @@ def _keyword_windows(
     before, after = rule.keyword_window
     if any(k in hits and hits[k] is None for k in rule.keywords):
         return [(0, length)]
-    starts = sorted(p for k in rule.keywords for p in hits.get(k) or ())
-    return _merge((max(0, p - before), min(length, p + after)) for p in starts)
+    starts = sorted(itertools.chain.from_iterable(hits.get(k) or () for k in rule.keywords))
+    if not starts:
+        return []
+    # Windows around hits closer than this overlap or touch: one merged window. Found by one
+    # comprehension over the gaps rather than a window (a tuple) per hit, sorted and merged
+    # again: thousands of hits in a file of aliyun-cli's history (issue 14).
+    reach = before + after
+    ends = [i for i, gap in enumerate(map(operator.sub, starts[1:], starts), 1) if gap > reach]
+    return [(max(0, starts[first] - before), min(length, starts[last - 1] + after))
+            for first, last in zip([0, *ends], [*ends, len(starts)])]
 
 
 def _merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
