@@ -192,17 +192,20 @@ def test_a_keyword_that_counts_only_as_written_is_found_only_so_everywhere() -> 
     # "sts." is in every "requests."; only "STS." starts an STS key, and no decoder looks at
     # any other writing of it: so neither the prefilter (Hyperscan looks only for "STS.") nor
     # the character offsets the engine works from keep the other writings.
-    sts = ENGINE._index[b"sts."]
-    assert ENGINE._exact[sts] == (b"STS.",)
+    # (From the large search on: a scan that large compiles the patterns it takes to tell.)
+    large = Engine(load_rules([builtin_rules_dir()]))
+    large.prepare_large_search()
+    sts = large._index[b"sts."]
+    assert large._exact[sts] == (b"STS.",)
     text = "r = requests.get(u)\nid = 'STS.NUd1AbCdEfGh'\nsts.x = 1\n"
     data = text.encode()
 
-    verdict = ENGINE.prefilter(data.lower(), data)
+    verdict = large.prefilter(data.lower(), data)
 
     assert verdict.hits[b"sts."] == [data.index(b"STS.")]
     assert verdict.found is not None and verdict.found[sts] == [data.index(b"STS.")]
-    assert ENGINE._text_hits(text)[b"sts."] == [text.index("STS.")]
-    assert ENGINE.character_hits(verdict, data, text) == ENGINE._text_hits(text)
+    assert large._text_hits(text)[b"sts."] == [text.index("STS.")]
+    assert large.character_hits(verdict, data, text) == large._text_hits(text)
 
 
 def test_a_keyword_whose_other_writings_a_decoder_reads_is_found_in_any_case() -> None:
@@ -212,7 +215,9 @@ def test_a_keyword_whose_other_writings_a_decoder_reads_is_found_in_any_case() -
     assert decoders.uses_writings_of(b"secret", (b"SECRET",))
     assert not decoders.uses_writings_of(b"sts.", (b"STS.",))  # read only as STS.
     assert not decoders.uses_writings_of(b"credential", (b"Credential",))  # not read at all
-    assert ENGINE._index[b"secret"] not in ENGINE._exact
+    large = Engine(load_rules([builtin_rules_dir()]))
+    large.prepare_large_search()
+    assert large._exact and large._index[b"secret"] not in large._exact
 
 
 def test_text_searched_lower_cased_still_finds_a_keyword_counted_only_as_written() -> None:

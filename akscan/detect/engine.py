@@ -155,13 +155,8 @@ class Engine:
             i: tuple(w for r in woken for w in r.cased_keywords if w.lower() == keywords[i])
             for i, woken in enumerate(self._woken)
             if woken and i < len(plain) and all(r.cased_keywords for r in woken)}
-        # Of those, the keywords whose other writings matter to nothing at all: to no rule (they
-        # count only as written) and to no decoder (which only looks at the same writings).
-        # Their hits elsewhere are dropped everywhere, and Hyperscan looks only for these
-        # writings: "sts." in every "requests." was 26k of pip's 41k hits (issue 14).
-        self._exact = {i: writings for i, writings in self._cased.items()
-                       if self._decoders is None
-                       or not self._decoders.uses_writings_of(keywords[i], writings)}
+        # Of those, the keywords found only as written, from the large search on (see there).
+        self._exact: dict[int, tuple[bytes, ...]] = {}
         # One pass of Aho-Corasick finds every keyword at once: 3x faster than a pass per keyword.
         # As a DFA, a few hundred encoded forms cost no more than the plain keywords alone.
         self._automaton = _Keywords(keywords) if keywords else None
@@ -358,6 +353,17 @@ class Engine:
             self._searched = _SPARSE_AFTER
 
     def _large_search(self) -> caseless.Caseless | _Sparse:
+        """The search of a large scan, and from now on the keywords found only as written:
+        those whose other writings matter to nothing at all, to no rule (they count only as
+        written) and to no decoder (which looks only at the same writings). Their hits
+        elsewhere are dropped everywhere, and Hyperscan looks only for these writings ("sts."
+        in every "requests." was 26k of pip's 41k hits, issue 14). (Telling the decoders'
+        use compiles the rules' patterns: a scan this large compiles them anyway, a commit
+        hook with nothing to find never does.)"""
+        decoders, cased = self._decoders, self._cased
+        self._exact = {i: writings for i, writings in cased.items()
+                       if decoders is None
+                       or not decoders.uses_writings_of(self._keywords[i], writings)}
         return caseless.build(self._keywords, self._exact) or _Sparse(self._keywords)
 
     def prepare_for_workers(self) -> None:
