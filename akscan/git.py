@@ -488,8 +488,10 @@ def reflog(repo: Repo, ref: str) -> list[str]:
     return out.decode("utf-8", "backslashreplace").splitlines()
 
 
-# More paths than this are looked up by listing the whole tree (the command line stays short).
+# More paths than this, or longer ones in all, are looked up by listing the whole tree: the
+# command line stays far below the system's limit (ARG_MAX), whatever the paths are.
 _PATHS_NAMED = 1000
+_PATH_BYTES_NAMED = 64 * 1024
 
 
 def tree_entries(repo: Repo, tree: str, paths: Collection[bytes] | None = None
@@ -498,7 +500,8 @@ def tree_entries(repo: Repo, tree: str, paths: Collection[bytes] | None = None
     at least those at these paths (from the tree's top): git then reads only the trees on
     the way to them, not the whole tree (a tip of 18k files: 20 ms of git and 20 of Python)."""
     args = ["ls-tree", "-r", "-z", "--full-tree", tree]
-    if paths is not None and len(paths) <= _PATHS_NAMED:
+    if paths is not None and len(paths) <= _PATHS_NAMED \
+            and sum(map(len, paths)) <= _PATH_BYTES_NAMED:
         args += ["--", *(f":(top,literal){os.fsdecode(path)}" for path in paths)]
     with Process(repo, args) as proc:
         for record in nul_fields(proc.stdout):

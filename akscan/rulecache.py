@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import sys
 import zlib
 from pathlib import Path
@@ -45,10 +46,12 @@ def get(text: str) -> dict[str, Any] | None:
     folder = directory()
     if folder is None:
         return None
+    raw = read(folder / f"{_name(text)}.json", _MAX_ENTRY)
+    if raw is None:
+        return None
     try:
-        with open(folder / f"{_name(text)}.json", encoding="utf-8") as stream:
-            entry = json.load(stream)
-    except (OSError, ValueError, RecursionError):
+        entry = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
         return None
     if (not isinstance(entry, dict) or entry.get("format") != _FORMAT
             or entry.get("text") != text or not isinstance(entry.get("data"), dict)):
@@ -67,6 +70,31 @@ def put(text: str, data: dict[str, Any]) -> None:
     except (TypeError, ValueError, RecursionError):
         return  # a value JSON cannot hold (a TOML date): parsed again next time
     keep(folder / f"{_name(text)}.json", payload.encode("utf-8"))
+
+
+# Larger entries are not read (a built-in rules file's is about 60 KB, a keyword database's
+# 250 KB): whatever is there, a cache costs a bounded read.
+_MAX_ENTRY = 16 * 1024 * 1024
+
+
+def read(path: Path, limit: int = _MAX_ENTRY) -> bytes | None:
+    """A cache entry's bytes; None unless it is a regular file of at most `limit` bytes that
+    can be read (never waiting on a FIFO put where an entry should be)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            data = stream.read(limit + 1)
+        return data if len(data) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def keep(path: Path, data: bytes) -> None:

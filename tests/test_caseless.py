@@ -3,6 +3,7 @@ bytes finds: every occurrence of every keyword, in the same places (issue 14).""
 
 from __future__ import annotations
 
+import os
 import random
 from pathlib import Path
 
@@ -169,3 +170,23 @@ def test_no_usable_cache_folder_only_means_compiling(cache: Path) -> None:
 
     assert search is not None
     assert sorted(search.matches(SAMPLE)) == overlapping_search_of_lowered(SAMPLE)
+
+
+def test_what_is_no_regular_file_where_a_database_is_kept_is_passed_by_without_waiting(
+    cache: Path,
+) -> None:
+    import threading
+
+    assert caseless.build(KEYWORDS) is not None
+    (entry,) = _kept_entries(cache)
+    entry.unlink()
+    os.mkfifo(entry)  # reading it would wait for a writer that never comes
+    built: list[object] = []
+
+    worker = threading.Thread(target=lambda: built.append(caseless.build(KEYWORDS)),
+                              daemon=True)
+    worker.start()
+    worker.join(20)
+
+    assert built and isinstance(built[0], caseless.Caseless)
+    assert sorted(built[0].matches(SAMPLE)) == overlapping_search_of_lowered(SAMPLE)

@@ -182,3 +182,20 @@ def test_the_tip_history_asked_for_early_is_not_used_for_another_tip(repo: Repo)
     current.start()
     assert list(current.of(second)) == [second, first]  # the git started is the one read
     current.stop()  # nothing left to stop
+
+
+def test_many_long_paths_at_the_tip_are_read_from_the_whole_tree(repo: Repo) -> None:
+    # Named one by one they would make git's command line too long: past a total length the
+    # whole tree is listed instead, with the same entries for those paths.
+    deep = "/".join(["d" * 200] * 14)
+    names = [f"{deep}/{n:03d}.env" for n in range(30)]
+    repo.commit("many", {name: f"N={n}\n" for n, name in enumerate(names)})
+    opened = git.open_repo(str(repo.path))
+    wanted = {name.encode() for name in names} | {b"missing.env"}
+    assert sum(map(len, wanted)) > git._PATH_BYTES_NAMED
+
+    found = {path: oid for _, oid, path in git.tree_entries(opened, "HEAD", wanted)
+             if path in wanted}
+
+    assert set(found) == wanted - {b"missing.env"}
+    assert found[names[7].encode()] == repo.git("rev-parse", f"HEAD:{names[7]}")

@@ -157,11 +157,8 @@ def _path(key: bytes) -> Path | None:
 def _kept(hyperscan: Any, key: bytes) -> Any:
     """The database kept for exactly this key, or None."""
     path = _path(key)
-    if path is None:
-        return None
-    try:
-        data = path.read_bytes()
-    except OSError:
+    data = None if path is None else rulecache.read(path)
+    if data is None:
         return None
     start = len(_MAGIC) + 8
     if not data.startswith(_MAGIC) or data[start - 8:start] != len(key).to_bytes(8, "big") \
