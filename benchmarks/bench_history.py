@@ -19,6 +19,8 @@ CPU figures. Run it by hand (it is not part of the test suite):
 
   python benchmarks/bench_history.py [--megabytes 100] [--keep DIR]
   python benchmarks/bench_history.py --repo ../flask --repo ../pip [--runs 5] [--quick]
+  python benchmarks/bench_history.py --repo ../flask --before OLD --quick   # OLD: an earlier
+      akscan package (git archive REV akscan rules | tar -x -C OLD), timed in the same rounds
 """
 
 from __future__ import annotations
@@ -293,22 +295,29 @@ def _peers(report: Path) -> list[tuple[str, list[str]]]:
     return found
 
 
-def bench_repos(repos: list[Path], runs: int, quick: bool = False) -> None:
+def bench_repos(repos: list[Path], runs: int, quick: bool = False,
+                before: Path | None = None) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     report = Path(tempfile.mkdtemp()) / "report"
     peers = [] if quick else _peers(report)
     akscan = [sys.executable, "-m", "akscan", "history", "{repo}", "--no-config", "--format",
               "json", "-o", "/dev/null", "-q"]
-    commands = [("akscan", akscan), *([] if quick else [("akscan -j1", [*akscan, "-j1"])]),
-                *peers]
+    commands = [("akscan", akscan, env),
+                *([] if quick else [("akscan -j1", [*akscan, "-j1"], env)]),
+                *((name, argv, env) for name, argv in peers)]
+    if before is not None:  # another version of the package, in the same rounds
+        commands.insert(1, ("before", akscan, {**os.environ, "PYTHONPATH": str(before)}))
     for repo in repos:
         results: dict[str, _Measured] = {"floor": _Measured()}
         for _ in range(runs):  # interleaved rounds: a busy moment hits every command alike
             _floor(repo, results["floor"])
-            for name, argv in commands:
-                # Each exits non-zero on findings, with its own code (kingfisher: 200).
+            for name, argv, command_env in commands:
+                # Each exits non-zero on findings, with its own code (kingfisher: 200). Run
+                # from a folder of its own: `python -m` looks in the current folder first,
+                # where another akscan (this checkout) would hide the one on PYTHONPATH.
                 _run([a.replace("{repo}", str(repo)) for a in argv],
-                     results.setdefault(name, _Measured()), (0, 1, 200), env=env)
+                     results.setdefault(name, _Measured()), (0, 1, 200), env=command_env,
+                     cwd=report.parent)
         floor = statistics.median(results["floor"].wall)
         floor_cpu = statistics.median(results["floor"].cpu)
         print(f"\n{repo.name}: medians of {runs} interleaved rounds")
@@ -320,6 +329,10 @@ def bench_repos(repos: list[Path], runs: int, quick: bool = False) -> None:
                   f"{cpu / floor_cpu:8.2f}x {m.rss / 1024:8.0f}"
                   f"{'  INCOMPLETE: stopped at an unreadable object' if m.incomplete else ''}")
         ours = statistics.median(results["akscan"].wall)
+        if before is not None:
+            then, now = results["before"], results["akscan"]
+            print(f"  akscan/before: {ours / statistics.median(then.wall):.2f}x wall, "
+                  f"{statistics.median(now.cpu) / statistics.median(then.cpu):.2f}x CPU")
         for name, _ in peers:
             theirs = statistics.median(results[name].wall)
             print(f"  akscan/{name}: {ours / theirs:.2f}x wall"
@@ -346,9 +359,12 @@ def main() -> None:
                         help="measure this real repository instead (repeatable)")
     parser.add_argument("--quick", action="store_true",
                         help="with --repo: only the floor and akscan at its default -j")
+    parser.add_argument("--before", metavar="DIR", type=Path,
+                        help="with --repo: also run the akscan package in DIR (for example "
+                             "`git archive REV akscan rules | tar -x -C DIR`) in each round")
     args = parser.parse_args()
     if args.repo:
-        bench_repos(args.repo, args.runs, args.quick)
+        bench_repos(args.repo, args.runs, args.quick, args.before)
         return
     with _workdir(args.keep) as work:
         repo = work / "history.git"
