@@ -140,9 +140,8 @@ def _scan(
     def listed_commits() -> dict[str, int]:
         """The commits whose messages are scanned (id -> listing index), each now listed."""
         nonlocal registered
-        everything = options.shard[1] == 1
         commits = {c.sha: i for i, c in enumerate(listing.commits)
-                   if isinstance(c, Commit) and (everything or in_shard(c.sha, options.shard))}
+                   if isinstance(c, Commit) and in_shard(c.sha, options.shard)}
         for sha, index in commits.items():
             registered += listing.add(index, COMMIT_MESSAGE, sha)
         return commits
@@ -477,7 +476,7 @@ def _report_unreadable(repo: git.Repo, listing: Listing, missing: Sequence[str],
 
 def in_shard(oid: str, shard: tuple[int, int]) -> bool:
     """Whether object `oid` belongs to share k of n (ids are uniformly spread hashes)."""
-    return int(oid[:8], 16) % shard[1] == shard[0]
+    return shard[1] == 1 or int(oid[:8], 16) % shard[1] == shard[0]
 
 
 def _introductions(

@@ -23,9 +23,8 @@ def read_blobs_at_once(
     """read_blobs for a commit's staged blobs: one git reads them all, where read_blobs asks
     their sizes from another first; a blob over `max_size` (rare there) still passes through
     the pipe, unkept."""
-    if repo.partial:
-        oids = _present(oids, git.local_objects(repo, "blob"), missing)
-    for oid, kind, size, data in git.object_contents_within(repo, oids, max_size):
+    for oid, kind, size, data in git.object_contents_within(repo, _local(repo, oids, missing),
+                                                            max_size):
         if kind == "missing":
             missing(oid)
         elif kind != "blob":
@@ -45,9 +44,8 @@ def blob_sizes(
     In a partial clone git stops at the first absent blob (it may not fetch it, and will not
     say 'missing'), so the ids are first checked against the blobs stored locally.
     """
-    if repo.partial:
-        oids = _present(oids, git.local_objects(repo, "blob"), missing)
-    return object_sizes(repo, oids, max_size, too_large, missing, ("blob",))
+    return object_sizes(repo, _local(repo, oids, missing), max_size, too_large, missing,
+                        ("blob",))
 
 
 def blob_then_commit_sizes(
@@ -58,14 +56,21 @@ def blob_then_commit_sizes(
     every blob was asked for, from one `cat-file --batch-check`: it answers for the commits
     while the caller still works through the blobs, rather than a second git being started
     and waited on after them."""
-    if repo.partial:
-        blobs = _present(blobs, git.local_objects(repo, "blob"), missing)
+    local = _local(repo, blobs, missing)
 
     def asked() -> Iterator[str]:
-        yield from blobs
+        yield from local
         yield from commits()
 
     return object_sizes(repo, asked(), max_size, too_large, missing, ("blob", "commit"))
+
+
+def _local(repo: git.Repo, oids: Iterable[str], missing: Callable[[str], None]
+           ) -> Iterable[str]:
+    """The blob ids, less (each told to `missing`) those a partial clone does not hold."""
+    if not repo.partial:
+        return oids
+    return _present(oids, git.local_objects(repo, "blob"), missing)
 
 
 def _present(oids: Iterable[str], local: set[str], missing: Callable[[str], None]
