@@ -16,6 +16,7 @@ named, and everything else is still scanned (issue 11).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -378,7 +379,7 @@ def _scan_in_processes(
         building.join()  # no fork while it builds; the workers get what it built
     workers.run_batches(_scan_batch, itertools.chain(first, batches),
                         min(jobs, workers.usable_cpus()), _start_process, (engine, repo, limits),
-                        handle_batch, lost, retried)
+                        handle_batch, lost, retried, finish=_end_process)
 
 
 def _prepare_workers(engine: Engine) -> None:
@@ -406,6 +407,13 @@ def _start_process(engine: Engine, repo: git.Repo, limits: archives.Limits) -> N
 
     workers.reuse_freed_memory()
     _start_worker(engine, repo, limits)
+
+
+def _end_process() -> None:
+    """A worker's end: its git waited for, not left to exit after it (every object it was
+    asked for was read, so how git ends changes nothing)."""
+    with contextlib.suppress(git.GitError):
+        _stop_reader()
 
 
 def _stop_reader() -> None:

@@ -62,15 +62,17 @@ def run_batches(
     initializer: Callable[..., None], initargs: tuple[Any, ...],
     handle: Callable[[R], None], lost: Callable[[list[T]], None],
     retried: Callable[[list[T]], None] = lambda _: None, ahead: int = 2,
+    finish: Callable[[], None] | None = None,
 ) -> None:
     """Run `work` on each batch in `jobs` processes (each set up by `initializer(*initargs)`),
     giving every batch's results to `handle` in the batches' order; `retried` hears of each
     batch that is run again because its worker died, `lost` of each one whose worker died
-    again. Every worker is gone when this returns or raises. A worker is given up to `ahead`
-    batches at once, so it never waits for the parent (1 where batches are large: what is in
-    flight is held in memory)."""
+    again. Every worker is gone when this returns or raises; one told to stop runs `finish`
+    first (to end what it started: its git). A worker is given up to `ahead` batches at once,
+    so it never waits for the parent (1 where batches are large: what is in flight is held in
+    memory)."""
     _libc()  # here, once, rather than in each worker
-    pool = _Pool(work, jobs, initializer, initargs, ahead)
+    pool = _Pool(work, jobs, initializer, initargs, ahead, finish)
     with _stop_on_signals():
         try:
             pool.run(iter(enumerate(batches)), handle, lost, retried)
@@ -86,11 +88,12 @@ class _Worker:
     pipe each way, so the parent always knows which batch a dead worker had."""
 
     def __init__(self, work: Callable[[list[T]], R], initializer: Callable[..., None],
-                 initargs: tuple[Any, ...]) -> None:
+                 initargs: tuple[Any, ...], finish: Callable[[], None] | None) -> None:
         context = multiprocessing.get_context()
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_serve, args=(child, os.getpid(), work, initializer, initargs), daemon=True)
+            target=_serve, args=(child, os.getpid(), work, initializer, initargs, finish),
+            daemon=True)
         self.process.start()
         child.close()
         self.jobs: deque[Job] = deque()
@@ -116,8 +119,8 @@ class _Worker:
 class _Pool:
     def __init__(self, work: Callable[[list[T]], R], jobs: int,
                  initializer: Callable[..., None], initargs: tuple[Any, ...],
-                 ahead: int = 2) -> None:
-        self._start = functools.partial(_Worker, work, initializer, initargs)
+                 ahead: int = 2, finish: Callable[[], None] | None = None) -> None:
+        self._start = functools.partial(_Worker, work, initializer, initargs, finish)
         self._jobs, self._ahead = jobs, ahead
         self._workers: list[_Worker] = []
 
@@ -196,7 +199,8 @@ class _Pool:
 
 
 def _serve(conn: Connection, parent: int, work: Callable[[list[T]], R],
-           initializer: Callable[..., None], initargs: tuple[Any, ...]) -> None:
+           initializer: Callable[..., None], initargs: tuple[Any, ...],
+           finish: Callable[[], None] | None = None) -> None:
     """A worker's life: set up, then one batch after another until told to stop.
 
     A thread takes the batches off the pipe as they come, so the parent's send of the next
@@ -219,6 +223,8 @@ def _serve(conn: Connection, parent: int, work: Callable[[list[T]], R],
     while True:
         batch = given.get()
         if batch is None:
+            if finish is not None:
+                finish()
             return
         try:
             reply: tuple[bool, Any] = (True, work(batch))

@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from gitrepo import Repo, credentials
 
-from hostile.harness import BUSY_LINE, SLOW_RULE, Process, check, spawn
+from hostile.harness import BUSY_LINE, SLOW_RULE, Process, check, spawn, subprocess_env
 from hostile.test_files_workers import children, wait_for_workers
 
 BLOBS = 2100  # enough objects that -j 2 starts worker processes
@@ -73,3 +75,35 @@ def test_a_history_worker_killed_mid_scan_has_its_objects_scanned_again(
     shown = {f["path"] for f in found if f["rule_id"] == "alibaba-access-key-secret"}
     assert len(shown) == len(secrets), result.stderr
     assert "scanned again in a new one" in result.stderr
+
+
+# Runs akscan as a child subreaper (Linux): a process that akscan or its workers leave to
+# exit on its own after them is handed to this one rather than to init, and is counted.
+_ADOPTING = """
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+code = subprocess.run([sys.executable, "-m", "akscan", *sys.argv[1:]],
+                      stdout=subprocess.DEVNULL).returncode
+adopted = []
+while True:
+    try:
+        adopted.append(os.waitpid(-1, 0)[0])
+    except ChildProcessError:
+        break
+print(code, len(adopted))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a Linux subreaper")
+def test_a_parallel_history_scan_waits_for_every_git_its_workers_started(
+    tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "repo")
+    for n in range(BLOBS):
+        repo.write(f"f{n:04}.txt", f"value_{n} = {n}\n")
+    repo.git("add", "-A")
+    repo.commit("many files")
+    result = subprocess.run(
+        [sys.executable, "-c", _ADOPTING, "history", "-j", "2", "--no-config", str(repo.path)],
+        capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path, timeout=120)
+    assert result.stdout.split() == ["0", "0"], result.stderr  # exit 0, none left behind
