@@ -36,6 +36,8 @@ _READ_SIZE = 1 << 20
 # A feed is handed to git at least every this many bytes (about a hundred object ids): `cat-file
 # --batch-check` can then size the first blobs while `git log` still lists the rest.
 _FEED_FLUSH = 4096
+# Seconds a git whose input and output are closed has to exit before it is killed.
+_END_SECONDS = 5.0
 
 
 class GitError(AkscanError):
@@ -291,6 +293,17 @@ class Process:
         self.stdout.close()
         self._stderr.close()
 
+    def end(self) -> None:
+        """Stop git without asking why: its input and output closed (a git blocked writing
+        what nobody will read then stops too), waited for, and killed past `_END_SECONDS`."""
+        self._end_input()
+        self.stdout.close()
+        try:
+            self._proc.wait(_END_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self._stderr.close()
+
     def __enter__(self) -> Process:
         return self
 
@@ -367,6 +380,10 @@ class ObjectReader:
 
     def close(self) -> None:
         self._process.close()
+
+    def end(self) -> None:
+        """`Process.end`: for a reader done with, whatever state it was left in."""
+        self._process.end()
 
     def kill(self) -> None:
         self._process.kill()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from gitrepo import Repo, credentials
 
+from akscan import git
 from akscan.cli import main
 from akscan.pipeline import history as history_pipeline
 
@@ -127,3 +128,33 @@ def test_many_small_objects_make_many_batches_and_large_ones_fill_a_megabyte() -
     assert all(sum(item[3] for item in batch[:-1]) < history_pipeline._BATCH_BYTES
                for batch in batches)
     assert len(batches[-1]) <= 4  # 4 x 300 KB reach the megabyte
+
+
+def test_a_reader_an_error_left_mid_answer_still_ends_at_once(tmp_path: Path) -> None:
+    """A missing object stops a read with git still writing the objects after it, more than a
+    pipe holds: ending the reader (as a worker does) must not wait for git to finish."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit("big", {"big.txt": "x" * (4 << 20)})
+    big = repo.git("rev-parse", "HEAD:big.txt")
+    before = _git_children()
+    reader = git.ObjectReader(git.open_repo(str(repo.path)))
+    with pytest.raises(git.GitError, match="missing"):
+        reader.read([big, "0" * 40, big, big])
+    assert len(_git_children() - before) == 1  # git, blocked writing the last two
+    started = time.monotonic()
+    reader.end()
+    assert time.monotonic() - started < 1
+    assert _git_children() == before  # stopped and waited for
+
+
+def _git_children() -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == os.getpid() and comm == "git":
+            found.add(int(entry))
+    return found

@@ -16,7 +16,6 @@ named, and everything else is still scanned (issue 11).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 import time
@@ -410,10 +409,12 @@ def _start_process(engine: Engine, repo: git.Repo, limits: archives.Limits) -> N
 
 
 def _end_process() -> None:
-    """A worker's end: its git waited for, not left to exit after it (every object it was
-    asked for was read, so how git ends changes nothing)."""
-    with contextlib.suppress(git.GitError):
-        _stop_reader()
+    """A worker's end: its git waited for, not left to exit after it. Whatever state a failed
+    batch left it in, it stops: no batch is pending, so how it ends changes nothing."""
+    global _reader
+    if _reader is not None:
+        reader, _reader = _reader, None
+        reader.end()
 
 
 def _stop_reader() -> None:
