@@ -378,7 +378,7 @@ def _scan_in_processes(
         building.join()  # no fork while it builds; the workers get what it built
     workers.run_batches(_scan_batch, itertools.chain(first, batches),
                         min(jobs, workers.usable_cpus()), _start_process, (engine, repo, limits),
-                        handle_batch, lost, retried, finish=_end_process)
+                        handle_batch, lost, retried, finish=_stop_reader)
 
 
 def _prepare_workers(engine: Engine) -> None:
@@ -408,20 +408,14 @@ def _start_process(engine: Engine, repo: git.Repo, limits: archives.Limits) -> N
     _start_worker(engine, repo, limits)
 
 
-def _end_process() -> None:
-    """A worker's end: its git waited for, not left to exit after it. Whatever state a failed
-    batch left it in, it stops: no batch is pending, so how it ends changes nothing."""
+def _stop_reader() -> None:
+    """The end of this process's reading (a worker's, or the whole scan's here): its git
+    waited for, not left to exit after it. Whatever state a failed batch left it in, it
+    stops: no object is awaited any more, so how git ends changes nothing."""
     global _reader
     if _reader is not None:
         reader, _reader = _reader, None
         reader.end()
-
-
-def _stop_reader() -> None:
-    global _reader
-    if _reader is not None:
-        reader, _reader = _reader, None
-        reader.close()
 
 
 class _Done(NamedTuple):
