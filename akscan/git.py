@@ -301,7 +301,8 @@ class Process:
         try:
             self._proc.wait(_END_SECONDS)
         except subprocess.TimeoutExpired:
-            self.kill()
+            self._proc.kill()
+            self._proc.wait()
         self._stderr.close()
 
     def __enter__(self) -> Process:
@@ -384,9 +385,6 @@ class ObjectReader:
     def end(self) -> None:
         """`Process.end`: for a reader done with, whatever state it was left in."""
         self._process.end()
-
-    def kill(self) -> None:
-        self._process.kill()
 
 
 def _read_object(proc: Process) -> tuple[str, bytes] | None:
