@@ -775,10 +775,10 @@ class _Keywords:
         self, data: bytes | memoryview, overlapping: bool = False
     ) -> list[tuple[int, int, int]]:
         if self._searched < _DFA_AFTER:
-            self._searched += len(data)
-            if self._searched >= _DFA_AFTER:  # (threads may both build it: the same DFA)
-                self._automaton = BytesAhoCorasick(self._keywords,
-                                                   implementation=Implementation.DFA)
+            if self._searched + len(data) >= _DFA_AFTER:  # (threads may both build it: the same)
+                self.prepare()
+            else:
+                self._searched += len(data)
         return self._automaton.find_matches_as_indexes(data, overlapping=overlapping)
 
     def prepare(self) -> None:
